@@ -1,0 +1,104 @@
+# Tollgate build. `make run` and `make test` are the two commands a new
+# machine needs; both install what is missing first (scripts/deps.sh).
+#
+#   make            build build/<mode>/tollgate
+#   make run        install deps, build, start ./var/pg, migrate, demo, serve
+#   make stop       stop the embedded Postgres cluster
+#   make test       unit tests, then integration tests on a throwaway cluster
+#   make SANITIZE=1 test   the same under ASan and UBSan
+#   make bench      benchmarks with their ceilings
+#   make format / format-check / compdb / clean
+
+CC       ?= cc
+SANITIZE ?= 0
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+ifeq ($(SANITIZE),1)
+MODE     := asan
+OPTFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+MODE     := release
+OPTFLAGS := -O2 -g
+endif
+B := build/$(MODE)
+
+PKGS     := libmicrohttpd jansson libpq libcrypto
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+            -Wno-format-nonliteral -Wvla -Wpointer-arith -Wundef
+CFLAGS   := -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARN) -pthread -MMD -MP \
+            -Iserver -Iingest -Ipolicies -I$(B)/gen \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDFLAGS  := $(OPTFLAGS) -pthread
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+MIGRATIONS := $(sort $(wildcard schema/[0-9]*.sql))
+SERVER_SRC := $(wildcard server/*.c)
+CORE_SRC   := $(wildcard ingest/*.c policies/*.c)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/%.o) $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/migrations.o
+UNIT_SRC   := $(wildcard tests/unit/*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit_%)
+IT_SRC     := $(wildcard tests/integration/*.c)
+IT_BIN     := $(B)/tests/integration
+
+.PHONY: all deps run stop test unit integration bench format format-check compdb clean
+all: $(B)/tollgate
+
+deps:
+	@scripts/deps.sh
+
+$(B)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DTOLLGATE_VERSION='"$(VERSION)"' -c -o $@ $<
+
+$(B)/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-sql.sh $@ $(MIGRATIONS)
+
+$(B)/gen/migrations.o: $(B)/gen/migrations.c
+	$(CC) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
+
+$(B)/tollgate: $(SERVER_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@ln -sf $(MODE)/tollgate build/tollgate
+
+# Unit tests: each suite links the module it tests (named in its first line,
+# "// links: server/route.c ...") and Criterion, and nothing else.
+$(B)/tests/unit_%: tests/unit/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(shell sed -n '1s|^// links:||p' $<) $(LDLIBS) -lcriterion $(LDFLAGS)
+
+$(IT_BIN): $(IT_SRC) tests/harness.c tests/harness.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $(IT_SRC) tests/harness.c $(LDLIBS) -lcurl -lcriterion $(LDFLAGS)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do $$t --jobs=2 --short-filename; done
+
+integration: $(B)/tollgate $(IT_BIN)
+	TOLLGATE_BIN=$(CURDIR)/$(B)/tollgate tests/with-pg.sh $(IT_BIN) --jobs=2 --short-filename
+
+test: unit integration
+
+run: $(B)/tollgate
+	@scripts/run.sh $(B)/tollgate
+
+stop:
+	@scripts/pg.sh stop $(CURDIR)/var/pg
+
+bench: $(B)/tollgate
+	@scripts/bench.sh $(B)
+
+FORMAT_SRC = $(wildcard server/*.[ch] ingest/*.[ch] policies/*.[ch] tests/*.[ch] tests/*/*.c bench/*.c)
+format:
+	clang-format -i $(FORMAT_SRC)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+
+compdb:
+	@scripts/compdb.sh "$(CC)" "$(CFLAGS)" $(SERVER_SRC) $(CORE_SRC) > compile_commands.json
+	@echo "wrote compile_commands.json"
+
+clean:
+	rm -rf build
+
+-include $(SERVER_OBJ:.o=.d)

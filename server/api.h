@@ -1,0 +1,58 @@
+/*
+ * api: the HTTP handlers, one file per area, and the route table that
+ * binds them (api.c). Handlers run on MHD worker threads and may block on
+ * Postgres through the app's pool.
+ */
+#ifndef TOLLGATE_API_H
+#define TOLLGATE_API_H
+
+#include "http.h"
+
+#include <jansson.h>
+
+/* The route table of the server, and its length. */
+extern const struct http_route api_routes[];
+extern const int api_routes_count;
+
+/*
+ * Checks that obj has no member outside allowed (a NULL-terminated list).
+ * On failure replies 400 naming the member and returns false.
+ */
+bool api_only_fields(struct http_req *r, json_t *obj, const char *const *allowed);
+
+/*
+ * Reads an optional string member: *out is NULL when absent or null. Replies
+ * 400 and returns false when it is present but not a string, or longer than
+ * max bytes.
+ */
+bool api_opt_string(struct http_req *r, json_t *obj, const char *key, size_t max,
+                    const char **out);
+
+/*
+ * Borrows a connection for the request; replies 503 and returns NULL when
+ * none can be had.
+ */
+struct db_conn *api_db(struct http_req *r);
+
+/*
+ * Runs a query whose one row and column is a JSON text, and replies with it
+ * (status on a row; 404 naming what when there is none).
+ */
+void api_reply_sql_json(struct http_req *r, struct db_conn *c, int status, const char *what,
+                        const char *sql, int n, const char *const *params);
+
+/* Handlers. */
+void api_healthz(struct http_req *r);
+void api_readyz(struct http_req *r);
+void api_metrics(struct http_req *r);
+void api_teams_list(struct http_req *r);
+void api_teams_create(struct http_req *r);
+void api_teams_get(struct http_req *r);
+void api_teams_update(struct http_req *r);
+void api_teams_archive(struct http_req *r);
+void api_keys_list(struct http_req *r);
+void api_keys_create(struct http_req *r);
+void api_keys_get(struct http_req *r);
+void api_keys_revoke(struct http_req *r);
+
+#endif

@@ -1,0 +1,448 @@
+/*
+ * main: the tollgate command line. Each command parses the one settings
+ * table (config.h) plus its own few options, does its job and exits 0, or
+ * prints one line to standard error and exits non-zero.
+ */
+#include "api.h"
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "demo.h"
+#include "http.h"
+#include "log.h"
+#include "migrate.h"
+#include "store.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef TOLLGATE_VERSION
+#define TOLLGATE_VERSION "dev"
+#endif
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "tollgate %s: FinOps for LLM spend.\n\n"
+            "Usage: tollgate COMMAND [OPTIONS]\n\n"
+            "Commands:\n"
+            "  serve                      serve the HTTP API and dashboard\n"
+            "  migrate                    apply pending database migrations\n"
+            "  keys create --role ROLE [--team TEAM] [--name NAME] [--org ORG]\n"
+            "                             make an API key; prints the secret on the last line\n"
+            "  keys bootstrap [--org ORG] make an admin key only if the org has none\n"
+            "  keys list [--org ORG]      list keys (never their secrets)\n"
+            "  keys revoke ID [--org ORG] revoke a key\n"
+            "  demo [--if-empty]          load a realistic month of demo data\n"
+            "  config                     print the effective settings\n"
+            "  version                    print the version\n\n"
+            "Roles: ingest, verdict, read (finance), admin. ORG defaults to 'default'.\n\n",
+            TOLLGATE_VERSION);
+    config_help(out);
+}
+
+static int fail(const char *what, const char *err)
+{
+    fprintf(stderr, "tollgate: %s%s%s\n", what, err && *err ? ": " : "", err ? err : "");
+    return 1;
+}
+
+/* Parses settings and command options; on error prints it and returns false. */
+static bool parse(struct config *cfg, struct cli_opt *opts, int argc, char **argv)
+{
+    char err[256];
+    enum log_level lvl;
+
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            exit(0);
+        }
+    }
+    config_defaults(cfg);
+    if (!config_parse(cfg, opts, argc, argv, err, sizeof(err))) {
+        fail(err, NULL);
+        return false;
+    }
+    if (!log_parse_level(cfg->log_level, &lvl)) {
+        fail("--log-level must be debug, info, warn or error", NULL);
+        return false;
+    }
+    log_min_level = lvl;
+    return true;
+}
+
+/* Applies or checks migrations on one connection. */
+static bool check_schema(const struct config *cfg, bool apply)
+{
+    char err[512];
+    int pending = 0, applied = 0;
+    PGconn *pg = db_connect_once(cfg->database_url, err, sizeof(err));
+    bool ok = false;
+
+    if (!pg) {
+        fail(err, NULL);
+        return false;
+    }
+    if (apply) {
+        if (!migrate_apply(pg, &applied, err, sizeof(err))) {
+            fail("migrate", err);
+            goto out;
+        }
+        if (applied)
+            printf("applied %d migration%s; schema version %d\n", applied, applied == 1 ? "" : "s",
+                   migrate_latest());
+        else
+            printf("schema is up to date at version %d\n", migrate_latest());
+    } else {
+        if (!migrate_pending(pg, &pending, err, sizeof(err))) {
+            fail("checking migrations", err);
+            goto out;
+        }
+        if (pending) {
+            fprintf(stderr,
+                    "tollgate: the database has %d unapplied migration%s; run 'tollgate migrate' "
+                    "or start with --migrate\n",
+                    pending, pending == 1 ? "" : "s");
+            goto out;
+        }
+    }
+    /* Month partitions for now and next month, so writes never miss one. */
+    PQclear(PQexec(pg, "SELECT usage_events_ensure_partition(now()),"
+                       " usage_events_ensure_partition(now() + interval '1 month')"));
+    ok = true;
+out:
+    PQfinish(pg);
+    return ok;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    struct config cfg = {0};
+    int rc = 1;
+
+    if (parse(&cfg, NULL, argc, argv))
+        rc = check_schema(&cfg, true) ? 0 : 1;
+    config_free(&cfg);
+    return rc;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct config cfg = {0};
+    struct app app = {0};
+    struct http_server *srv = NULL;
+    char err[512];
+    sigset_t set;
+    int sig = 0, rc = 1;
+
+    if (!parse(&cfg, NULL, argc, argv))
+        goto out;
+    if (!check_schema(&cfg, cfg.migrate))
+        goto out;
+    if (!db_open(cfg.database_url, (int)cfg.db_pool, &app.db, err, sizeof(err))) {
+        fail(err, NULL);
+        goto out;
+    }
+    app.cfg = &cfg;
+    app.started = time(NULL);
+    auth_init(cfg.key_cache_ttl);
+    /* Handle SIGINT/SIGTERM here, synchronously; MHD threads inherit the mask. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    srv = http_start(&app, api_routes, api_routes_count, err, sizeof(err));
+    if (!srv) {
+        fail(err, NULL);
+        goto out;
+    }
+    log_info(NULL, "tollgate %s ready on http://%s", TOLLGATE_VERSION, cfg.listen);
+    if (sigwait(&set, &sig) != 0)
+        sig = SIGTERM;
+    log_info(NULL, "%s received; draining for up to %lds", sig == SIGINT ? "SIGINT" : "SIGTERM",
+             cfg.shutdown_timeout);
+    atomic_store(&app.draining, true);
+    http_stop(&srv, cfg.shutdown_timeout);
+    log_info(NULL, "stopped");
+    rc = 0;
+out:
+    db_close(&app.db);
+    config_free(&cfg);
+    return rc;
+}
+
+/* Connects for a CLI command and resolves the org. */
+static struct db_conn *cli_db(const struct config *cfg, struct db **db, const char *org,
+                              bool create_org, int64_t *org_id)
+{
+    char err[512];
+    struct db_conn *c;
+
+    if (!check_schema(cfg, false))
+        return NULL;
+    if (!db_open(cfg->database_url, 1, db, err, sizeof(err))) {
+        fail(err, NULL);
+        return NULL;
+    }
+    c = db_acquire(*db, 5000);
+    if (!c) {
+        fail("cannot reach Postgres", NULL);
+        return NULL;
+    }
+    switch (store_org(c, org ? org : "default", create_org, org_id)) {
+    case STORE_OK:
+        return c;
+    case STORE_NOT_FOUND:
+        fprintf(stderr, "tollgate: no org '%s'\n", org);
+        break;
+    default:
+        fail("looking up the org", db_conn_error(c));
+    }
+    db_release(*db, &c);
+    return NULL;
+}
+
+static int keys_create(struct config *cfg, struct cli_opt *o, bool bootstrap)
+{
+    const char *role_s = bootstrap ? "admin" : o[0].value, *team = o[1].value;
+    const char *name = bootstrap ? "bootstrap" : o[2].value, *org = o[3].value;
+    enum auth_role role;
+    struct store_team t = {0};
+    struct db *db = NULL;
+    struct db_conn *c;
+    char secret[AUTH_SECRET_LEN + 1], *json = NULL;
+    int64_t org_id;
+    int rc = 1;
+
+    if (!role_s)
+        return fail("keys create needs --role ingest|verdict|read|admin", NULL);
+    if (!auth_parse_role(role_s, &role))
+        return fail("--role must be ingest, verdict, read or admin", NULL);
+    if (org && !store_slug_valid(org))
+        return fail("--org must be a slug: a-z, 0-9, '.', '_', '-'", NULL);
+    if (!(c = cli_db(cfg, &db, org, !bootstrap, &org_id)))
+        goto out;
+    if (bootstrap) {
+        long n = 0;
+        if (store_admin_keys(c, org_id, &n) != STORE_OK) {
+            fail("counting admin keys", db_conn_error(c));
+            goto out;
+        }
+        if (n > 0) {
+            fprintf(stderr, "tollgate: org '%s' has %ld admin key%s already; none made\n",
+                    org ? org : "default", n, n == 1 ? "" : "s");
+            rc = 0;
+            goto out;
+        }
+    }
+    if (team) {
+        enum store_result sr = store_team(c, org_id, team, &t);
+        if (sr == STORE_NOT_FOUND) {
+            fprintf(stderr, "tollgate: no team or project '%s'\n", team);
+            goto out;
+        }
+        if (sr != STORE_OK) {
+            fail("looking up the team", db_conn_error(c));
+            goto out;
+        }
+    }
+    if (store_key_create(c, org_id, role, t.id, name, secret, &json) != STORE_OK) {
+        fail("creating the key", db_conn_error(c));
+        goto out;
+    }
+    fprintf(stderr, "created %s\nThe secret is shown only now; keep it safe:\n", json);
+    printf("%s\n", secret);
+    rc = 0;
+out:
+    free(json);
+    db_release(db, &c);
+    db_close(&db);
+    return rc;
+}
+
+static int keys_list(struct config *cfg, const char *org)
+{
+    struct db *db = NULL;
+    struct db_conn *c;
+    char id[24];
+    const char *p[1] = {id};
+    PGresult *r;
+    int64_t org_id;
+    int rc = 1;
+
+    if (!(c = cli_db(cfg, &db, org, false, &org_id)))
+        goto out;
+    snprintf(id, sizeof(id), "%" PRId64, org_id);
+    r = db_query(c,
+                 "SELECT k.id, k.prefix, k.role, coalesce(t.slug, '-'), k.name, "
+                 " to_char(k.created_at, 'YYYY-MM-DD HH24:MI'),"
+                 " coalesce(to_char(k.last_used_at, 'YYYY-MM-DD HH24:MI'), '-'),"
+                 " CASE WHEN k.revoked_at IS NULL THEN 'active' ELSE 'revoked' END"
+                 " FROM api_keys k LEFT JOIN teams t ON t.id = k.team_id"
+                 " WHERE k.org_id = $1 ORDER BY k.id",
+                 1, p);
+    if (!r) {
+        fail("listing keys", db_conn_error(c));
+        goto out;
+    }
+    printf("%-6s %-12s %-8s %-16s %-17s %-17s %-8s %s\n", "ID", "PREFIX", "ROLE", "TEAM", "CREATED",
+           "LAST USED", "STATE", "NAME");
+    for (int i = 0; i < PQntuples(r); i++)
+        printf("%-6s %-12s %-8s %-16s %-17s %-17s %-8s %s\n", PQgetvalue(r, i, 0),
+               PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 5),
+               PQgetvalue(r, i, 6), PQgetvalue(r, i, 7), PQgetvalue(r, i, 4));
+    PQclear(r);
+    rc = 0;
+out:
+    db_release(db, &c);
+    db_close(&db);
+    return rc;
+}
+
+static int keys_revoke(struct config *cfg, const char *id, const char *org)
+{
+    struct db *db = NULL;
+    struct db_conn *c;
+    char oid[24];
+    const char *p[2] = {oid, id};
+    char *end;
+    PGresult *r;
+    int64_t org_id;
+    int rc = 1;
+
+    if (strtoll(id, &end, 10) <= 0 || *end)
+        return fail("keys revoke needs a key ID (see 'tollgate keys list')", NULL);
+    if (!(c = cli_db(cfg, &db, org, false, &org_id)))
+        goto out;
+    snprintf(oid, sizeof(oid), "%" PRId64, org_id);
+    r = db_query(c,
+                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())"
+                 " WHERE org_id = $1 AND id = $2::bigint RETURNING prefix",
+                 2, p);
+    if (!r) {
+        fail("revoking the key", db_conn_error(c));
+        goto out;
+    }
+    if (PQntuples(r) == 1) {
+        printf("revoked key %s (%s)\n", id, PQgetvalue(r, 0, 0));
+        rc = 0;
+    } else {
+        fprintf(stderr, "tollgate: no key %s in this org\n", id);
+    }
+    PQclear(r);
+out:
+    db_release(db, &c);
+    db_close(&db);
+    return rc;
+}
+
+static int cmd_keys(int argc, char **argv)
+{
+    struct cli_opt opts[] = {
+        {"role", "ingest, verdict, read or admin", true, NULL},
+        {"team", "scope the key to this team or project", true, NULL},
+        {"name", "a label for people", true, NULL},
+        {"org", "the org (default: default)", true, NULL},
+        {NULL, NULL, false, NULL},
+    };
+    struct config cfg = {0};
+    const char *sub = argc > 0 ? argv[0] : "";
+    const char *id = NULL;
+    int skip = 1, rc = 2;
+
+    if (!strcmp(sub, "revoke")) {
+        if (argc < 2 || argv[1][0] == '-')
+            return fail("keys revoke needs a key ID (see 'tollgate keys list')", NULL);
+        id = argv[1];
+        skip = 2;
+    }
+    if (strcmp(sub, "create") && strcmp(sub, "bootstrap") && strcmp(sub, "list") && !id)
+        return fail("keys needs a subcommand: create, bootstrap, list or revoke", NULL);
+    if (!parse(&cfg, opts, argc - skip, argv + skip))
+        goto out;
+    if (!strcmp(sub, "create") || !strcmp(sub, "bootstrap"))
+        rc = keys_create(&cfg, opts, !strcmp(sub, "bootstrap"));
+    else if (!strcmp(sub, "list"))
+        rc = keys_list(&cfg, opts[3].value);
+    else
+        rc = keys_revoke(&cfg, id, opts[3].value);
+out:
+    config_free(&cfg);
+    return rc;
+}
+
+static int cmd_demo(int argc, char **argv)
+{
+    struct cli_opt opts[] = {
+        {"if-empty", "load only when the database has no usage yet", false, NULL},
+        {NULL, NULL, false, NULL},
+    };
+    struct config cfg = {0};
+    char err[512];
+    PGconn *pg = NULL;
+    int rc = 1;
+
+    if (!parse(&cfg, opts, argc, argv) || !check_schema(&cfg, false))
+        goto out;
+    pg = db_connect_once(cfg.database_url, err, sizeof(err));
+    if (!pg) {
+        fail(err, NULL);
+        goto out;
+    }
+    if (!demo_load(pg, opts[0].value != NULL, err, sizeof(err))) {
+        fail("demo", err);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (pg)
+        PQfinish(pg);
+    config_free(&cfg);
+    return rc;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+    struct config cfg = {0};
+    if (!parse(&cfg, NULL, argc, argv)) {
+        config_free(&cfg);
+        return 1;
+    }
+    config_dump(&cfg, stdout);
+    config_free(&cfg);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "";
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 2, argv + 2);
+    if (!strcmp(cmd, "migrate"))
+        return cmd_migrate(argc - 2, argv + 2);
+    if (!strcmp(cmd, "keys"))
+        return cmd_keys(argc - 2, argv + 2);
+    if (!strcmp(cmd, "demo"))
+        return cmd_demo(argc - 2, argv + 2);
+    if (!strcmp(cmd, "config"))
+        return cmd_config(argc - 2, argv + 2);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("tollgate %s\n", TOLLGATE_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    usage(stderr);
+    if (*cmd)
+        fprintf(stderr, "\ntollgate: unknown command '%s'\n", cmd);
+    return 2;
+}
