@@ -25,11 +25,13 @@ B := build/$(MODE)
 PKGS     := libmicrohttpd jansson libpq libcrypto
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wno-format-nonliteral -Wvla -Wpointer-arith -Wundef
-CFLAGS   := -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARN) -pthread -MMD -MP \
-            -Iserver -Iingest -Ipolicies -I$(B)/gen \
-            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# Recursive (=) on purpose: pkg-config must run after `deps` has installed
+# the libraries on a fresh machine, not when the Makefile is read.
+CFLAGS    = -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARN) -pthread -MMD -MP \
+            -Iserver -Iingest -Ipolicies -I$(B)/gen $(PKG_CFLAGS)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 LDFLAGS  := $(OPTFLAGS) -pthread
-LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS    = $(shell pkg-config --libs $(PKGS))
 
 MIGRATIONS := $(sort $(wildcard schema/[0-9]*.sql))
 SERVER_SRC := $(wildcard server/*.c)
@@ -89,9 +91,9 @@ bench: $(B)/tollgate
 	@scripts/bench.sh $(B)
 
 FORMAT_SRC = $(wildcard server/*.[ch] ingest/*.[ch] policies/*.[ch] tests/*.[ch] tests/*/*.c bench/*.c)
-format:
+format: | deps
 	clang-format -i $(FORMAT_SRC)
-format-check:
+format-check: | deps
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 compdb:

@@ -29,6 +29,7 @@ PACKAGES=(
 	curl
 	ca-certificates
 	clang
+	clang-format
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -34,7 +34,8 @@ bool api_only_fields(struct http_req *r, json_t *obj, const char *const *allowed
     const char *key;
     json_t *v;
 
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         const char *const *a = allowed;
         while (*a && strcmp(*a, key) != 0)
             a++;
@@ -46,8 +47,7 @@ bool api_only_fields(struct http_req *r, json_t *obj, const char *const *allowed
     return true;
 }
 
-bool api_opt_string(struct http_req *r, json_t *obj, const char *key, size_t max,
-                    const char **out)
+bool api_opt_string(struct http_req *r, json_t *obj, const char *key, size_t max, const char **out)
 {
     json_t *v = json_object_get(obj, key);
 
@@ -59,8 +59,8 @@ bool api_opt_string(struct http_req *r, json_t *obj, const char *key, size_t max
         return false;
     }
     if (json_string_length(v) > max || strlen(json_string_value(v)) != json_string_length(v)) {
-        http_reply_error(r, 422, "invalid_value", key, "'%s' must be at most %zu bytes, without NUL",
-                         key, max);
+        http_reply_error(r, 422, "invalid_value", key,
+                         "'%s' must be at most %zu bytes, without NUL", key, max);
         return false;
     }
     *out = json_string_value(v);
@@ -119,8 +119,7 @@ void api_readyz(struct http_req *r)
         return;
     }
     snprintf(latest, sizeof(latest), "%d", migrate_latest());
-    res = db_query(c,
-                   "SELECT coalesce((SELECT max(version) FROM schema_migrations), 0) >= $1::int",
+    res = db_query(c, "SELECT coalesce((SELECT max(version) FROM schema_migrations), 0) >= $1::int",
                    1, p);
     if (!res) {
         http_reply_error(r, 503, "database_unreachable", NULL, "Postgres query failed: %s",
@@ -136,8 +135,8 @@ void api_readyz(struct http_req *r)
                          "the database lacks migrations up to %s; run 'tollgate migrate'", latest);
         return;
     }
-    http_reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "schema_version",
-                                      migrate_latest()));
+    http_reply_json(r, 200,
+                    json_pack("{s:s, s:i}", "status", "ready", "schema_version", migrate_latest()));
 }
 
 void api_metrics(struct http_req *r)

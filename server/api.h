@@ -25,8 +25,7 @@ bool api_only_fields(struct http_req *r, json_t *obj, const char *const *allowed
  * 400 and returns false when it is present but not a string, or longer than
  * max bytes.
  */
-bool api_opt_string(struct http_req *r, json_t *obj, const char *key, size_t max,
-                    const char **out);
+bool api_opt_string(struct http_req *r, json_t *obj, const char *key, size_t max, const char **out);
 
 /*
  * Borrows a connection for the request; replies 503 and returns NULL when

@@ -92,13 +92,14 @@ void api_teams_list(struct http_req *r)
     p[0] = sp.org, p[1] = sp.root, p[2] = archived ? "t" : "f", p[3] = kind;
     if (!(c = api_db(r)))
         return;
-    api_reply_sql_json(r, c, 200, "teams",
-                       STORE_SUBTREE_CTE
-                       "SELECT json_build_object('teams', coalesce(json_agg(" STORE_TEAM_JSON
-                       " ORDER BY t.slug), '[]')) FROM teams t LEFT JOIN teams p ON p.id = t.parent_id"
-                       " WHERE t.org_id = $1 AND " VISIBLE("t.id")
-                       " AND ($3::bool OR t.archived_at IS NULL) AND ($4::text IS NULL OR t.kind = $4)",
-                       4, p);
+    api_reply_sql_json(
+        r, c, 200, "teams",
+        STORE_SUBTREE_CTE
+        "SELECT json_build_object('teams', coalesce(json_agg(" STORE_TEAM_JSON
+        " ORDER BY t.slug), '[]')) FROM teams t LEFT JOIN teams p ON p.id = t.parent_id"
+        " WHERE t.org_id = $1 AND " VISIBLE("t.id") " AND ($3::bool OR t.archived_at IS NULL) AND "
+                                                    "($4::text IS NULL OR t.kind = $4)",
+        4, p);
     db_release(r->app->db, &c);
 }
 
@@ -110,7 +111,8 @@ static void reply_team(struct http_req *r, struct db_conn *c, int status, const 
     scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = slug;
     api_reply_sql_json(r, c, status, "team",
-                       STORE_SUBTREE_CTE "SELECT " STORE_TEAM_JSON
+                       STORE_SUBTREE_CTE
+                       "SELECT " STORE_TEAM_JSON
                        " FROM teams t LEFT JOIN teams p ON p.id = t.parent_id"
                        " WHERE t.org_id = $1 AND t.slug = $3 AND " VISIBLE("t.id"),
                        3, p);
@@ -232,7 +234,8 @@ void api_teams_update(struct http_req *r)
     p[0] = sp.org, p[1] = sp.root, p[2] = slug, p[3] = name;
     p[4] = !arch ? NULL : json_is_true(arch) ? "t" : "f";
     res = db_query(c,
-                   STORE_SUBTREE_CTE "UPDATE teams t SET name = coalesce($4, t.name),"
+                   STORE_SUBTREE_CTE
+                   "UPDATE teams t SET name = coalesce($4, t.name),"
                    " archived_at = CASE WHEN $5::bool IS NULL THEN t.archived_at"
                    " WHEN $5::bool THEN coalesce(t.archived_at, now()) ELSE NULL END"
                    " WHERE t.org_id = $1 AND t.slug = $3 AND " VISIBLE("t.id") " RETURNING t.id",
@@ -268,8 +271,8 @@ void api_teams_archive(struct http_req *r)
     /* Refuse while active children remain: archiving must not orphan live scopes. */
     res = db_query(c,
                    STORE_SUBTREE_CTE "SELECT t.id, EXISTS (SELECT 1 FROM teams ch WHERE"
-                   " ch.parent_id = t.id AND ch.archived_at IS NULL) FROM teams t"
-                   " WHERE t.org_id = $1 AND t.slug = $3 AND " VISIBLE("t.id"),
+                                     " ch.parent_id = t.id AND ch.archived_at IS NULL) FROM teams t"
+                                     " WHERE t.org_id = $1 AND t.slug = $3 AND " VISIBLE("t.id"),
                    3, p);
     if (!res) {
         http_reply_db_error(r, c);
@@ -312,13 +315,13 @@ void api_keys_list(struct http_req *r)
     p[0] = sp.org, p[1] = sp.root, p[2] = revoked ? "t" : "f";
     if (!(c = api_db(r)))
         return;
-    api_reply_sql_json(r, c, 200, "keys",
-                       STORE_SUBTREE_CTE
-                       "SELECT json_build_object('keys', coalesce(json_agg(" STORE_KEY_JSON
-                       " ORDER BY k.id), '[]')) FROM api_keys k LEFT JOIN teams t ON t.id = k.team_id"
-                       " WHERE k.org_id = $1 AND " VISIBLE("k.team_id")
-                       " AND ($3::bool OR k.revoked_at IS NULL)",
-                       3, p);
+    api_reply_sql_json(
+        r, c, 200, "keys",
+        STORE_SUBTREE_CTE
+        "SELECT json_build_object('keys', coalesce(json_agg(" STORE_KEY_JSON
+        " ORDER BY k.id), '[]')) FROM api_keys k LEFT JOIN teams t ON t.id = k.team_id"
+        " WHERE k.org_id = $1 AND " VISIBLE("k.team_id") " AND ($3::bool OR k.revoked_at IS NULL)",
+        3, p);
     db_release(r->app->db, &c);
 }
 
@@ -402,7 +405,8 @@ void api_keys_get(struct http_req *r)
     scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = id;
     api_reply_sql_json(r, c, 200, "key",
-                       STORE_SUBTREE_CTE "SELECT " STORE_KEY_JSON
+                       STORE_SUBTREE_CTE
+                       "SELECT " STORE_KEY_JSON
                        " FROM api_keys k LEFT JOIN teams t ON t.id = k.team_id"
                        " WHERE k.org_id = $1 AND k.id = $3::bigint AND " VISIBLE("k.team_id"),
                        3, p);
@@ -423,9 +427,10 @@ void api_keys_revoke(struct http_req *r)
     api_reply_sql_json(r, c, 200, "key",
                        STORE_SUBTREE_CTE
                        ", k AS (UPDATE api_keys k SET revoked_at = coalesce(k.revoked_at, now())"
-                       " WHERE k.org_id = $1 AND k.id = $3::bigint AND " VISIBLE("k.team_id")
-                       " RETURNING k.*)"
-                       " SELECT " STORE_KEY_JSON " FROM k LEFT JOIN teams t ON t.id = k.team_id",
+                       " WHERE k.org_id = $1 AND k.id = $3::bigint AND " VISIBLE(
+                           "k.team_id") " RETURNING k.*)"
+                                        " SELECT " STORE_KEY_JSON
+                                        " FROM k LEFT JOIN teams t ON t.id = k.team_id",
                        3, p);
     if (r->status == 200)
         auth_forget(strtoll(id, NULL, 10));

@@ -33,8 +33,8 @@ struct auth_key {
 
 enum auth_result {
     AUTH_OK = 0,
-    AUTH_MALFORMED, /* not a Tollgate key at all */
-    AUTH_UNKNOWN,   /* well-formed, but no such key, or revoked */
+    AUTH_MALFORMED,   /* not a Tollgate key at all */
+    AUTH_UNKNOWN,     /* well-formed, but no such key, or revoked */
     AUTH_UNAVAILABLE, /* Postgres could not be asked */
 };
 

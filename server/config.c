@@ -191,8 +191,7 @@ void config_help(FILE *out)
         const struct entry *e = &table[i];
         char flag[64];
         snprintf(flag, sizeof(flag), "--%s%s", e->name, e->type == T_BOOL ? "" : " VALUE");
-        fprintf(out, "  %-26s %s\n  %-26s env %s, default '%s'", flag, e->help, "", e->env,
-                e->def);
+        fprintf(out, "  %-26s %s\n  %-26s env %s, default '%s'", flag, e->help, "", e->env, e->def);
         if (e->type == T_INT)
             fprintf(out, ", range %ld..%ld", e->min, e->max);
         fputc('\n', out);

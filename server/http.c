@@ -90,8 +90,7 @@ const char *http_query(struct http_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-void http_reply_buf(struct http_req *r, int status, const char *content_type, char *buf,
-                    size_t len)
+void http_reply_buf(struct http_req *r, int status, const char *content_type, char *buf, size_t len)
 {
     free(r->resp);
     r->status = status;
@@ -107,7 +106,8 @@ void http_reply_json(struct http_req *r, int status, json_t *obj)
 
     json_decref(obj);
     if (!s) {
-        static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        static const char oom[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
         char *copy = strdup(oom);
         http_reply_buf(r, 500, "application/json", copy, copy ? strlen(copy) : 0);
         return;
@@ -138,8 +138,9 @@ void http_reply_db_error(struct http_req *r, struct db_conn *c)
         return;
     }
     log_error(r->id, "database error %s: %s", db_conn_sqlstate(c), db_conn_error(c));
-    http_reply_error(r, 500, "internal", NULL, "database error (%s); see the server log for request %s",
-                     db_conn_sqlstate(c), r->id);
+    http_reply_error(r, 500, "internal", NULL,
+                     "database error (%s); see the server log for request %s", db_conn_sqlstate(c),
+                     r->id);
 }
 
 json_t *http_body_object(struct http_req *r)
@@ -154,7 +155,8 @@ json_t *http_body_object(struct http_req *r)
         return NULL;
     }
     if (r->body_len == 0) {
-        http_reply_error(r, 400, "invalid_json", NULL, "the request body is empty; send a JSON object");
+        http_reply_error(r, 400, "invalid_json", NULL,
+                         "the request body is empty; send a JSON object");
         return NULL;
     }
     v = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
@@ -198,7 +200,8 @@ static bool authorize(struct http_req *r, const struct http_route *rt)
         return false;
     case AUTH_UNAVAILABLE:
         snprintf(r->retry_after, sizeof(r->retry_after), "5");
-        http_reply_error(r, 503, "unavailable", NULL, "cannot check the API key: database unreachable");
+        http_reply_error(r, 503, "unavailable", NULL,
+                         "cannot check the API key: database unreachable");
         return false;
     }
     r->authed = true;
@@ -458,12 +461,12 @@ struct http_server *http_start(struct app *app, const struct http_route *routes,
     s->app = app;
     s->routes = routes;
     s->n_routes = n;
-    s->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
-        s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)app->cfg->conn_timeout,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_END);
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+                            (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)app->cfg->conn_timeout,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errlen, "cannot listen on %s (in use, or not an address of this machine)",
                  app->cfg->listen);

@@ -34,15 +34,15 @@ struct http_req {
     struct MHD_Connection *conn;
     const char *method;
     const char *path;
-    char id[40];                /* request id, echoed as X-Request-Id */
-    char *body;                 /* NUL-terminated; body_len excludes the NUL */
+    char id[40]; /* request id, echoed as X-Request-Id */
+    char *body;  /* NUL-terminated; body_len excludes the NUL */
     size_t body_len;
     size_t body_cap;
     bool too_large;
     struct route_params params; /* captured path segments */
     bool authed;
-    struct auth_key key;        /* valid when authed */
-    int route_slot;             /* metrics slot */
+    struct auth_key key; /* valid when authed */
+    int route_slot;      /* metrics slot */
     double t_start;
     /* the reply */
     int status;

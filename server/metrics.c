@@ -11,16 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const int codes[] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
-                            409, 413, 415, 422, 429, 500, 503};
+static const int codes[] = {200, 201, 204, 304, 400, 401, 403, 404,
+                            405, 409, 413, 415, 422, 429, 500, 503};
 #define N_CODES   (sizeof(codes) / sizeof(codes[0]))
 #define N_METHODS 5 /* GET POST PUT PATCH DELETE, then other */
 
-static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                 0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 5};
+static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                 0.05,   0.1,     0.25,   0.5,   1,      2.5,   5};
 #define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
-static const char *const methods[N_METHODS + 1] = {"GET", "POST", "PUT", "PATCH", "DELETE", "other"};
+static const char *const methods[N_METHODS + 1] = {"GET",   "POST",   "PUT",
+                                                   "PATCH", "DELETE", "other"};
 
 struct route_stats {
     atomic_ulong count[N_METHODS + 1][N_CODES + 1];
@@ -149,15 +150,17 @@ char *metrics_render(size_t *len)
                 if (!v)
                     continue;
                 if (c < N_CODES)
-                    sb_printf(&b,
-                              "tollgate_http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} "
-                              "%lu\n",
-                              route_names[r], methods[m], codes[c], v);
+                    sb_printf(
+                        &b,
+                        "tollgate_http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} "
+                        "%lu\n",
+                        route_names[r], methods[m], codes[c], v);
                 else
-                    sb_printf(&b,
-                              "tollgate_http_requests_total{route=\"%s\",method=\"%s\",code=\"other\"} "
-                              "%lu\n",
-                              route_names[r], methods[m], v);
+                    sb_printf(
+                        &b,
+                        "tollgate_http_requests_total{route=\"%s\",method=\"%s\",code=\"other\"} "
+                        "%lu\n",
+                        route_names[r], methods[m], v);
             }
         }
     }
@@ -170,7 +173,8 @@ char *metrics_render(size_t *len)
             continue;
         for (size_t i = 0; i < N_BUCKETS; i++) {
             cum += rd(&stats[r].bucket[i]);
-            sb_printf(&b, "tollgate_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n",
+            sb_printf(&b,
+                      "tollgate_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n",
                       route_names[r], buckets[i], cum);
         }
         cum += rd(&stats[r].bucket[N_BUCKETS]);

@@ -132,7 +132,8 @@ static bool apply_one(PGconn *pg, const struct migration *m, char *err, size_t e
         return false;
     if (!run(pg, m->sql, what, err, errlen))
         goto rollback;
-    r = PQexecParams(pg, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+    r = PQexecParams(pg,
+                     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                      3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         snprintf(err, errlen, "%s: recording it: %.*s", what,

@@ -108,11 +108,12 @@ enum store_result store_key_create(struct db_conn *c, int64_t org_id, enum auth_
     prefix[AUTH_PREFIX_LEN] = '\0';
     snprintf(org, sizeof(org), "%" PRId64, org_id);
     snprintf(team, sizeof(team), "%" PRId64, team_id);
-    r = db_query(c,
-                 "WITH k AS (INSERT INTO api_keys (org_id, prefix, secret_hash, role, team_id, name)"
-                 " VALUES ($1, $2, $3::bytea, $4, $5, coalesce($6, '')) RETURNING *)"
-                 " SELECT " STORE_KEY_JSON " FROM k LEFT JOIN teams t ON t.id = k.team_id",
-                 6, p);
+    r = db_query(
+        c,
+        "WITH k AS (INSERT INTO api_keys (org_id, prefix, secret_hash, role, team_id, name)"
+        " VALUES ($1, $2, $3::bytea, $4, $5, coalesce($6, '')) RETURNING *)"
+        " SELECT " STORE_KEY_JSON " FROM k LEFT JOIN teams t ON t.id = k.team_id",
+        6, p);
     if (!r)
         return failed(c);
     *json = strdup(PQgetvalue(r, 0, 0));

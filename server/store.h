@@ -57,18 +57,18 @@ enum store_result store_admin_keys(struct db_conn *c, int64_t org_id, long *coun
 
 /* SQL for one key as a JSON object, over `k` joined to `t` (its team). */
 #define STORE_KEY_JSON                                                                             \
-    "json_build_object('id', k.id, 'prefix', k.prefix, 'role', k.role, 'team', t.slug, "          \
-    "'name', k.name, 'created_at', k.created_at, 'last_used_at', k.last_used_at, "                \
+    "json_build_object('id', k.id, 'prefix', k.prefix, 'role', k.role, 'team', t.slug, "           \
+    "'name', k.name, 'created_at', k.created_at, 'last_used_at', k.last_used_at, "                 \
     "'revoked_at', k.revoked_at)"
 
 /* SQL for one team as a JSON object, over `t` joined to `p` (its parent). */
 #define STORE_TEAM_JSON                                                                            \
-    "json_build_object('id', t.id, 'slug', t.slug, 'name', t.name, 'kind', t.kind, "              \
+    "json_build_object('id', t.id, 'slug', t.slug, 'name', t.name, 'kind', t.kind, "               \
     "'parent', p.slug, 'created_at', t.created_at, 'archived_at', t.archived_at)"
 
 /* SQL: the ids of the subtree rooted at team $2 (nothing when $2 is 0). */
 #define STORE_SUBTREE_CTE                                                                          \
-    "WITH RECURSIVE sub AS (SELECT id FROM teams WHERE id = $2::bigint "                          \
+    "WITH RECURSIVE sub AS (SELECT id FROM teams WHERE id = $2::bigint "                           \
     "UNION ALL SELECT c.id FROM teams c JOIN sub ON c.parent_id = sub.id) "
 
 #endif
