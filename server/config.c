@@ -29,7 +29,7 @@ static const struct entry table[] = {
     {"database-url", "DATABASE_URL", T_STR, F(database_url), "", 0, 0,
      "Postgres connection URI or key=value string"},
     {"threads", "TOLLGATE_THREADS", T_INT, F(threads), "0", 0, 256,
-     "HTTP worker threads; 0 means one per CPU, at least 2"},
+     "HTTP worker threads; 0 means two per CPU, at least 4"},
     {"db-pool", "TOLLGATE_DB_POOL", T_INT, F(db_pool), "8", 1, 256,
      "Postgres connections kept by the server"},
     {"max-body", "TOLLGATE_MAX_BODY", T_INT, F(max_body), "16777216", 1024, 1073741824,

@@ -15,7 +15,7 @@
 struct config {
     char *listen;          /* HOST:PORT to serve HTTP on */
     char *database_url;    /* libpq connection string or URI */
-    long threads;          /* HTTP worker threads; 0 = one per CPU, at least 2 */
+    long threads;          /* HTTP worker threads; 0 = two per CPU, at least 4 */
     long db_pool;          /* Postgres connections in the pool */
     long max_body;         /* request body limit in bytes */
     char *log_level;       /* debug|info|warn|error */
