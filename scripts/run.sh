@@ -28,7 +28,8 @@ if [ -n "$key" ]; then
     echo "Make more with: curl -H 'Authorization: Bearer <admin key>' -H 'Content-Type: application/json' \\"
     echo "                     -d '{\"role\":\"read\"}' http://$listen/v1/admin/keys"
 else
-    echo "An admin key exists already. Lost it? build/tollgate keys create --role admin"
+    echo "An admin key exists already. Lost it? Make another with:"
+    echo "    DATABASE_URL='$DATABASE_URL' $1 keys create --role admin"
 fi
 echo "Serving on http://$listen  (Ctrl-C stops the server; 'make stop' stops Postgres)"
 echo

@@ -461,11 +461,12 @@ struct http_server *http_start(struct app *app, const struct http_route *routes,
     s->app = app;
     s->routes = routes;
     s->n_routes = n;
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-                            (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+    /* The logger must come first, or MHD logs the options before it its own way. */
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_EXTERNAL_LOGGER,
+                            mhd_logger, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)app->cfg->conn_timeout,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errlen, "cannot listen on %s (in use, or not an address of this machine)",
