@@ -61,7 +61,7 @@ $(B)/gen/migrations.o: $(B)/gen/migrations.c
 
 $(B)/tollgate: $(SERVER_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-	@ln -sf $(MODE)/tollgate build/tollgate
+	$(if $(filter release,$(MODE)),@ln -sf release/tollgate build/tollgate)
 
 # Unit tests: each suite links the module it tests (named in its first line,
 # "// links: server/route.c ...") and Criterion, and nothing else.
