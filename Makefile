@@ -42,7 +42,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit_%)
 IT_SRC     := $(wildcard tests/integration/*.c)
 IT_BIN     := $(B)/tests/integration
 
-.PHONY: all deps run stop test unit integration bench format format-check compdb clean
+.PHONY: all deps run stop test unit integration fuzz fuzz-regress bench format format-check compdb clean
 all: $(B)/tollgate
 
 deps:
@@ -79,7 +79,32 @@ unit: $(UNIT_BIN)
 integration: $(B)/tollgate $(IT_BIN)
 	TOLLGATE_BIN=$(CURDIR)/$(B)/tollgate tests/with-pg.sh $(IT_BIN) --jobs=2 --short-filename
 
-test: unit integration
+test: unit integration fuzz-regress
+
+# Fuzz targets: fuzz/NAME.c, linked like unit tests ("// links: ..." on the
+# first line), built with clang's libFuzzer, ASan and UBSan. `make fuzz` runs
+# each for FUZZ_SECONDS and grows its corpus in tests/corpus/NAME; `make
+# fuzz-regress` (part of `make test`) replays the kept corpus once.
+FUZZ_SRC     := $(wildcard fuzz/*.c)
+FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all -Iserver -Iingest -Ipolicies $(PKG_CFLAGS)
+
+build/fuzz/%: fuzz/%.c | deps
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(shell sed -n '1s|^// links:||p' $<) $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p tests/corpus/$$n; \
+	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 tests/corpus/$$n; done
+
+fuzz-regress: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
+	  if [ -d tests/corpus/$$n ]; then $$f -runs=0 tests/corpus/$$n >/dev/null 2>&1 \
+	    || { echo "fuzz-regress: $$n failed on its corpus"; $$f -runs=0 tests/corpus/$$n; exit 1; }; \
+	  echo "fuzz-regress: $$n: $$(ls tests/corpus/$$n | wc -l) inputs ok"; fi; done
 
 run: $(B)/tollgate
 	@scripts/run.sh $(B)/tollgate
@@ -90,7 +115,7 @@ stop:
 bench: $(B)/tollgate
 	@scripts/bench.sh $(B)
 
-FORMAT_SRC = $(wildcard server/*.[ch] ingest/*.[ch] policies/*.[ch] tests/*.[ch] tests/*/*.c bench/*.c)
+FORMAT_SRC = $(wildcard server/*.[ch] ingest/*.[ch] policies/*.[ch] tests/*.[ch] tests/*/*.c bench/*.c fuzz/*.c)
 format: | deps
 	clang-format -i $(FORMAT_SRC)
 format-check: | deps
