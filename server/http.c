@@ -237,7 +237,7 @@ static void dispatch(struct http_server *s, struct http_req *r)
         r->route_slot = i;
         if (authorize(r, rt))
             rt->fn(r);
-        if (!r->replied)
+        if (!r->replied && !r->deferred)
             http_reply_error(r, 500, "internal", NULL, "the handler gave no reply");
         return;
     }
@@ -341,6 +341,15 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         r->body[r->body_len] = '\0';
         return MHD_YES;
     }
+    if (r->defer_done) {
+        /* resumed: the deferred work is done; make the reply */
+        http_handler done = r->defer_done;
+        r->defer_done = NULL;
+        done(r);
+        if (!r->replied)
+            http_reply_error(r, 500, "internal", NULL, "the handler gave no reply");
+        return send_reply(r);
+    }
     if (r->replied)
         return MHD_YES; /* already answered (413 on Content-Length) */
     if (!r->body) {
@@ -349,7 +358,26 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
             return MHD_NO;
     }
     dispatch(s, r);
+    if (r->deferred) {
+        /* Suspend first, then start the work, so a fast resume cannot come first. */
+        MHD_suspend_connection(conn);
+        r->defer_start(r);
+        return MHD_YES;
+    }
     return send_reply(r);
+}
+
+void http_defer(struct http_req *r, http_handler start, http_handler done)
+{
+    r->defer_start = start;
+    r->defer_done = done;
+    r->deferred = true;
+}
+
+void http_resume(struct http_req *r)
+{
+    r->deferred = false;
+    MHD_resume_connection(r->conn);
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -425,7 +453,8 @@ struct http_server *http_start(struct app *app, const struct http_route *routes,
 {
     struct http_server *s = calloc(1, sizeof(*s));
     struct sockaddr_storage addr = {0};
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     long threads = app->cfg->threads;
     const union MHD_DaemonInfo *info;
 

@@ -53,6 +53,11 @@ struct http_req {
     char allow[64];
     char retry_after[16];
     bool replied;
+    /* deferral (see http_defer) */
+    http_handler defer_start;
+    http_handler defer_done;
+    bool deferred; /* suspended, waiting for http_resume */
+    void *defer_arg; /* the handler's own state while deferred */
 };
 
 struct http_server;
@@ -72,6 +77,17 @@ int http_port(const struct http_server *s);
  * seconds, then stops and frees the server. Sets *sp to NULL.
  */
 void http_stop(struct http_server **sp, long timeout_s);
+
+/*
+ * Defers the reply: once the layer has suspended the connection, it calls
+ * start(r) (which hands work to another thread), and after that thread
+ * calls http_resume(r), it calls done(r) on an HTTP thread to make the
+ * reply. No HTTP thread waits in between. Call from a handler, then return.
+ */
+void http_defer(struct http_req *r, http_handler start, http_handler done);
+
+/* Wakes a deferred request; any thread, once per http_defer. */
+void http_resume(struct http_req *r);
 
 /* Replies with obj as JSON and takes ownership of obj (it may be NULL: then 500). */
 void http_reply_json(struct http_req *r, int status, json_t *obj);
