@@ -198,39 +198,109 @@ void config_help(FILE *out)
     }
 }
 
-/* Returns a malloc'd copy of s with bytes [from, to) replaced by "***". */
-static char *splice_mask(const char *s, size_t from, size_t to)
+static bool secret_key(const char *k, size_t n)
 {
-    size_t n = strlen(s);
-    char *out = malloc(n - (to - from) + 4);
+    return (n == 8 && !strncmp(k, "password", 8)) || (n == 11 && !strncmp(k, "sslpassword", 11));
+}
 
-    if (!out)
-        return NULL;
-    memcpy(out, s, from);
-    memcpy(out + from, "***", 3);
-    memcpy(out + from + 3, s + to, n - to + 1);
-    return out;
+/* Masks the password in "scheme://user:pw@host/db?password=pw&..." into out. */
+static void mask_uri(const char *s, char *out)
+{
+    const char *auth = strstr(s, "://") + 3;
+    size_t authlen = strcspn(auth, "/?");
+    const char *at = memchr(auth, '@', authlen);
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    const char *q = strchr(s, '?');
+    size_t n;
+
+    if (colon) {
+        n = (size_t)(colon + 1 - s);
+        memcpy(out, s, n);
+        out += n;
+        out = stpcpy(out, "***");
+        s = at;
+    }
+    n = q ? (size_t)(q - s) : strlen(s);
+    memcpy(out, s, n);
+    out += n;
+    *out = '\0';
+    if (!q)
+        return;
+    /* query parameters, split on '&' */
+    for (const char *p = q; *p;) {
+        size_t len = strcspn(p + 1, "&"), klen = strcspn(p + 1, "=&");
+        *out++ = *p; /* '?' or '&' */
+        if (klen < len && secret_key(p + 1, klen)) {
+            memcpy(out, p + 1, klen + 1);
+            out = stpcpy(out + klen + 1, "***");
+        } else {
+            memcpy(out, p + 1, len);
+            out += len;
+        }
+        p += 1 + len;
+    }
+    *out = '\0';
+}
+
+/* Masks password and sslpassword values in a libpq "key = value ..." string. */
+static void mask_conninfo(const char *s, char *out)
+{
+    while (*s) {
+        const char *k, *v;
+        size_t klen;
+
+        while (*s == ' ' || *s == '\t' || *s == '\n')
+            *out++ = *s++;
+        k = s;
+        while (*s && *s != '=' && *s != ' ' && *s != '\t')
+            s++;
+        klen = (size_t)(s - k);
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s != '=') { /* malformed: copy the rest as is */
+            out = stpcpy(out, k);
+            break;
+        }
+        s++;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        v = s;
+        if (*s == '\'') {
+            for (s++; *s && *s != '\''; s++)
+                if (*s == '\\' && s[1])
+                    s++;
+            if (*s)
+                s++;
+        } else {
+            while (*s && *s != ' ' && *s != '\t' && *s != '\n')
+                s++;
+        }
+        memcpy(out, k, klen);
+        out += klen;
+        *out++ = '=';
+        if (secret_key(k, klen)) {
+            out = stpcpy(out, "***");
+        } else {
+            memcpy(out, v, (size_t)(s - v));
+            out += s - v;
+        }
+    }
+    *out = '\0';
 }
 
 char *config_mask_url(const char *url)
 {
-    const char *s = url ? url : "", *p;
+    const char *s = url ? url : "";
+    /* A masked string is never longer than the input plus 3 bytes per secret. */
+    char *out = malloc(strlen(s) * 2 + 16);
 
-    /* URI form: scheme://user:password@host/... */
-    if ((p = strstr(s, "://")) != NULL) {
-        const char *auth = p + 3;
-        size_t authlen = strcspn(auth, "/?");
-        const char *at = memchr(auth, '@', authlen);
-        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        if (colon)
-            return splice_mask(s, (size_t)(colon + 1 - s), (size_t)(at - s));
-    }
-    /* key=value form, or a password query parameter of a URI */
-    if ((p = strstr(s, "password=")) != NULL) {
-        size_t from = (size_t)(p - s) + strlen("password=");
-        return splice_mask(s, from, from + strcspn(s + from, " &"));
-    }
-    return strdup(s);
+    if (!out)
+        return NULL;
+    if (strstr(s, "://"))
+        mask_uri(s, out);
+    else
+        mask_conninfo(s, out);
+    return out;
 }
 
 void config_dump(const struct config *c, FILE *out)
@@ -285,9 +355,11 @@ bool config_split_listen(const char *listen, char *host, size_t hostlen, int *po
     }
     if (hl == 0 || hl >= hostlen)
         return false;
+    if (colon[1] < '0' || colon[1] > '9') /* strtol would skip spaces and take a sign */
+        return false;
     errno = 0;
     p = strtol(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
+    if (errno || *end || p > 65535)
         return false;
     memcpy(host, h, hl);
     host[hl] = '\0';

@@ -63,7 +63,7 @@ bool http_request_id_valid(const char *s)
 }
 
 /* A fresh id: 16 hex digits from a per-thread generator seeded by the kernel. */
-static void new_request_id(char out[40])
+static void new_request_id(char out[72])
 {
     static _Thread_local uint64_t state;
     uint64_t x;
@@ -77,7 +77,7 @@ static void new_request_id(char out[40])
     state ^= state << 25;
     state ^= state >> 27;
     x = state * 0x2545F4914F6CDD1DULL;
-    snprintf(out, 40, "%016llx", (unsigned long long)x);
+    snprintf(out, 72, "%016llx", (unsigned long long)x);
 }
 
 const char *http_header(struct http_req *r, const char *name)

@@ -34,7 +34,7 @@ struct http_req {
     struct MHD_Connection *conn;
     const char *method;
     const char *path;
-    char id[40]; /* request id, echoed as X-Request-Id */
+    char id[72]; /* request id (1-64 bytes), echoed as X-Request-Id */
     char *body;  /* NUL-terminated; body_len excludes the NUL */
     size_t body_len;
     size_t body_cap;
@@ -56,7 +56,7 @@ struct http_req {
     /* deferral (see http_defer) */
     http_handler defer_start;
     http_handler defer_done;
-    bool deferred; /* suspended, waiting for http_resume */
+    bool deferred;   /* suspended, waiting for http_resume */
     void *defer_arg; /* the handler's own state while deferred */
 };
 
