@@ -12,9 +12,12 @@
 #include <stdatomic.h>
 #include <time.h>
 
+struct writer;
+
 struct app {
     const struct config *cfg;
     struct db *db;
+    struct writer *writer; /* ingest's group-commit writer */
     time_t started;
     atomic_bool draining; /* set on SIGTERM: /readyz answers 503 */
 };

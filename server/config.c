@@ -46,6 +46,14 @@ static const struct entry table[] = {
      "seconds to let requests in flight finish on SIGTERM or SIGINT"},
     {"conn-timeout", "TOLLGATE_CONN_TIMEOUT", T_INT, F(conn_timeout), "30", 1, 3600,
      "seconds before an idle HTTP connection is closed"},
+    {"unknown-teams", "TOLLGATE_UNKNOWN_TEAMS", T_STR, F(unknown_teams), "reject", 0, 0,
+     "ingest of an unknown team or project: reject (422) or create it"},
+    {"spool-dir", "TOLLGATE_SPOOL_DIR", T_STR, F(spool_dir), "var/spool", 0, 0,
+     "folder of the spool that keeps events while Postgres is unreachable"},
+    {"spool-max", "TOLLGATE_SPOOL_MAX", T_INT, F(spool_max), "268435456", 0, 68719476736L,
+     "bytes the spool may hold (then 503); 0 turns the spool off"},
+    {"batch-max", "TOLLGATE_BATCH_MAX", T_INT, F(batch_max), "10000", 1, 100000,
+     "usage events in one request (413 above it)"},
 };
 
 #define N_ENTRIES (sizeof(table) / sizeof(table[0]))

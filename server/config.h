@@ -24,6 +24,10 @@ struct config {
     long key_cache_ttl;    /* seconds an API key lookup is cached */
     long shutdown_timeout; /* seconds to drain requests on SIGTERM */
     long conn_timeout;     /* seconds before an idle connection is closed */
+    char *unknown_teams;   /* ingest: "reject" or "create" */
+    char *spool_dir;       /* folder of the ingest spool */
+    long spool_max;        /* bytes the spool may hold; 0 = no spool */
+    long batch_max;        /* events in one POST /v1/usage */
 };
 
 /* A command's own option, such as `keys create --role`. */

@@ -453,8 +453,8 @@ struct http_server *http_start(struct app *app, const struct http_route *routes,
 {
     struct http_server *s = calloc(1, sizeof(*s));
     struct sockaddr_storage addr = {0};
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-                     MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags =
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     long threads = app->cfg->threads;
     const union MHD_DaemonInfo *info;
 

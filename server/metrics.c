@@ -34,6 +34,37 @@ static struct route_stats *stats;
 static const char *const *route_names;
 static int n_routes;
 static atomic_ulong db_errors;
+static atomic_ulong counters[M_COUNTERS];
+static atomic_llong spool_bytes;
+
+static const struct {
+    const char *name, *help, *label;
+} counter_info[M_COUNTERS] = {
+    [M_EVENTS_ACCEPTED] = {"tollgate_usage_events_total", "Usage events by outcome.", "accepted"},
+    [M_EVENTS_DUPLICATE] = {"tollgate_usage_events_total", NULL, "duplicate"},
+    [M_EVENTS_CONFLICT] = {"tollgate_usage_events_total", NULL, "conflict"},
+    [M_EVENTS_REJECTED] = {"tollgate_usage_events_total", NULL, "rejected"},
+    [M_EVENTS_SPOOLED] = {"tollgate_usage_events_total", NULL, "spooled"},
+    [M_EVENTS_UNAVAILABLE] = {"tollgate_usage_events_total", NULL, "unavailable"},
+    [M_EVENTS_FAILED] = {"tollgate_usage_events_total", NULL, "failed"},
+    [M_EVENTS_UNPRICED] = {"tollgate_usage_events_unpriced_total",
+                           "Accepted usage events whose model had no price.", NULL},
+    [M_INGEST_COMMITS] = {"tollgate_ingest_commits_total",
+                          "Ingest transactions committed (one per group of requests).", NULL},
+    [M_EVENTS_REPRICED] = {"tollgate_usage_events_repriced_total",
+                           "Unpriced events priced later, when their price arrived.", NULL},
+};
+
+void metrics_add(enum metric_counter c, unsigned long n)
+{
+    if (c < M_COUNTERS)
+        atomic_fetch_add_explicit(&counters[c], n, memory_order_relaxed);
+}
+
+void metrics_set_spool_bytes(long long bytes)
+{
+    atomic_store_explicit(&spool_bytes, bytes, memory_order_relaxed);
+}
 static atomic_long pool_size, pool_in_use;
 
 bool metrics_init(int n, const char *const *names)
@@ -194,6 +225,20 @@ char *metrics_render(size_t *len)
               "# TYPE tollgate_db_pool_in_use gauge\ntollgate_db_pool_in_use %ld\n",
               rd(&db_errors), atomic_load_explicit(&pool_size, memory_order_relaxed),
               atomic_load_explicit(&pool_in_use, memory_order_relaxed));
+    for (int c = 0; c < M_COUNTERS; c++) {
+        if (counter_info[c].help)
+            sb_printf(&b, "# HELP %s %s\n# TYPE %s counter\n", counter_info[c].name,
+                      counter_info[c].help, counter_info[c].name);
+        if (counter_info[c].label)
+            sb_printf(&b, "%s{outcome=\"%s\"} %lu\n", counter_info[c].name, counter_info[c].label,
+                      rd(&counters[c]));
+        else
+            sb_printf(&b, "%s %lu\n", counter_info[c].name, rd(&counters[c]));
+    }
+    sb_printf(&b,
+              "# HELP tollgate_spool_bytes Bytes of usage events waiting in the local spool.\n"
+              "# TYPE tollgate_spool_bytes gauge\ntollgate_spool_bytes %lld\n",
+              (long long)atomic_load_explicit(&spool_bytes, memory_order_relaxed));
     if (b.oom) {
         free(b.p);
         return NULL;

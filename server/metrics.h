@@ -21,6 +21,27 @@ void metrics_request(int route, const char *method, int status, double seconds);
 /* Counts one Postgres error (connection or query). */
 void metrics_db_error(void);
 
+/* Server-wide counters beyond HTTP. */
+enum metric_counter {
+    M_EVENTS_ACCEPTED,
+    M_EVENTS_DUPLICATE,
+    M_EVENTS_CONFLICT,
+    M_EVENTS_REJECTED,
+    M_EVENTS_SPOOLED,
+    M_EVENTS_UNAVAILABLE,
+    M_EVENTS_FAILED,
+    M_EVENTS_UNPRICED,
+    M_INGEST_COMMITS,
+    M_EVENTS_REPRICED,
+    M_COUNTERS
+};
+
+/* Adds n to counter c. */
+void metrics_add(enum metric_counter c, unsigned long n);
+
+/* Sets the spool's size in bytes (a gauge). */
+void metrics_set_spool_bytes(long long bytes);
+
 /* Sets gauges read at render time. */
 void metrics_set_db_pool(long size, long in_use);
 

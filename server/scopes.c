@@ -162,8 +162,8 @@ enum scopes_result scopes_team(struct db *db, int64_t org_id, const char *slug, 
     return resolve(db, org_id, 0, slug, false, create, out);
 }
 
-enum scopes_result scopes_project(struct db *db, int64_t org_id, int64_t team_id,
-                                  const char *slug, bool create, struct scope_team *out)
+enum scopes_result scopes_project(struct db *db, int64_t org_id, int64_t team_id, const char *slug,
+                                  bool create, struct scope_team *out)
 {
     return resolve(db, org_id, team_id, slug, true, create, out);
 }

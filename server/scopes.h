@@ -38,8 +38,8 @@ enum scopes_result scopes_team(struct db *db, int64_t org_id, const char *slug, 
                                struct scope_team *out) __attribute__((warn_unused_result));
 
 /* Resolves a project slug under team_id; with create, makes a missing one. */
-enum scopes_result scopes_project(struct db *db, int64_t org_id, int64_t team_id,
-                                  const char *slug, bool create, struct scope_team *out)
+enum scopes_result scopes_project(struct db *db, int64_t org_id, int64_t team_id, const char *slug,
+                                  bool create, struct scope_team *out)
     __attribute__((warn_unused_result));
 
 /*

@@ -36,8 +36,8 @@ struct ingest_row {
     struct usage_event ev; /* owns its tags */
     int64_t org_id;
     int64_t team_id;
-    int64_t project_id;   /* 0 = none */
-    int64_t ingest_key;   /* the key that sent it */
+    int64_t project_id;                /* 0 = none */
+    int64_t ingest_key;                /* the key that sent it */
     char provider[EVENT_NAME_MAX + 1]; /* canonical when priced, else as sent */
     char model[EVENT_NAME_MAX + 1];
     int64_t price_id; /* 0 = unpriced */
@@ -67,8 +67,8 @@ struct writer;
  * spool_max 0 disables the spool. A spool left by an earlier run is
  * replayed before new work once Postgres answers.
  */
-struct writer *writer_start(const char *url, const char *spool_path, long long spool_max,
-                            char *err, size_t errlen);
+struct writer *writer_start(const char *url, const char *spool_path, long long spool_max, char *err,
+                            size_t errlen);
 
 /* Queues a job; done(job) will be called exactly once. Any thread. */
 void writer_submit(struct writer *w, struct writer_job *job);
