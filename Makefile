@@ -91,7 +91,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -Iserver -Iingest -Ipolicies $(PKG_CFLAGS)
 
-build/fuzz/%: fuzz/%.c | deps
+build/fuzz/%: fuzz/%.c $(wildcard ingest/*.[ch]) | deps
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(shell sed -n '1s|^// links:||p' $<) $(LDLIBS)
 

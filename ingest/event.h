@@ -25,12 +25,15 @@
 #define EVENT_FUTURE_SLACK (5LL * 60 * 1000000) /* microseconds a timestamp may lie ahead */
 #define EVENT_MAX_TOKENS   10000000000LL        /* per class: 1e10, far above any context */
 
+/* A buffer this size always holds event_canonical's text (the longest is about 12.6 KB). */
+#define EVENT_CANONICAL_MAX 16384
+
 enum event_status { EVENT_OK = 0, EVENT_ERROR };
 
 struct usage_event {
     char id[EVENT_ID_MAX + 1];
-    int64_t ts_us;  /* event time, microseconds since the epoch, UTC */
-    bool ts_given;  /* false: ts_us is the receive time */
+    int64_t ts_us; /* event time, microseconds since the epoch, UTC */
+    bool ts_given; /* false: ts_us is the receive time */
     char team[EVENT_SLUG_MAX + 1];
     char project[EVENT_SLUG_MAX + 1]; /* "" when absent */
     char user[EVENT_USER_MAX + 1];    /* "" when absent */
@@ -47,19 +50,28 @@ struct usage_event {
     json_t *tags;          /* an object of string values (owned; never NULL after decode) */
 };
 
-/* Why an event was refused: an HTTP status (400 or 422), a code, the field. */
+/*
+ * Why an event was refused: an HTTP status, a code, the field. Codes:
+ *   400 missing_field, invalid_type, unknown_field, conflicting_fields
+ *       (normalized token members and `usage` both given);
+ *   422 invalid_value (well-typed but out of range or malformed);
+ *   503 out_of_memory (an allocation failed; the event itself may be fine).
+ * field and message are valid UTF-8 (field is cut at a character boundary).
+ */
 struct event_error {
     int status;
-    const char *code;  /* static string, e.g. "invalid_value" */
-    char field[64];    /* the JSON member at fault, e.g. "usage.prompt_tokens"; may be "" */
+    const char *code; /* static string, e.g. "invalid_value" */
+    char field[64];   /* the JSON member at fault, e.g. "usage.prompt_tokens"; may be "" */
     char message[256];
 };
 
 /*
  * Decodes obj into *ev. now_us is the receive time: the default timestamp,
- * and the reference for the 5-minute future limit. On failure returns
- * false with err filled, and *ev holds nothing to free. On success free
- * ev with event_clear.
+ * and the reference for the 5-minute future limit. A member whose value is
+ * JSON null counts as absent. Strings are refused (422) if they hold
+ * control characters (C0, DEL, C1), NUL included. On failure returns false
+ * with err filled and *ev zeroed: it holds nothing to free. On success err
+ * is untouched; free ev with event_clear.
  */
 bool event_decode(const json_t *obj, int64_t now_us, struct usage_event *ev,
                   struct event_error *err) __attribute__((warn_unused_result));
@@ -72,15 +84,26 @@ void event_clear(struct usage_event *ev);
  * event, in a fixed order, with the timestamp only when the client gave
  * one. Two sends of the same event give the same text whatever their
  * member order or usage form; the server hashes it to tell a retry from a
- * conflicting reuse of an id. Returns the length written (excluding the
- * NUL), or 0 if cap is too small.
+ * conflicting reuse of an id. Every string is length-prefixed, so distinct
+ * events never share a text. Returns the length written (excluding the
+ * NUL), or 0 (and buf "" if cap > 0) if cap is too small; EVENT_CANONICAL_MAX
+ * is always enough.
  */
 size_t event_canonical(const struct usage_event *ev, char *buf, size_t cap);
 
-/* Parses RFC 3339 ("2026-11-27T10:00:00Z", "...+01:00", fractions up to ns). */
+/*
+ * Parses RFC 3339 ("2026-11-27T10:00:00Z", "...+01:00", fractions up to ns,
+ * truncated to microseconds; 'T', 't' or ' ' between date and time; 'Z' or
+ * 'z'). Refuses years outside 2000..9999, dates that do not exist, hour 24
+ * and leap seconds. Pure arithmetic, no time zone. *us set only on success.
+ */
 bool event_parse_time(const char *s, int64_t *us) __attribute__((warn_unused_result));
 
-/* Formats microseconds since the epoch as RFC 3339 UTC with microseconds. */
+/*
+ * Formats microseconds since the epoch as RFC 3339 UTC with microseconds,
+ * "2026-11-27T10:00:00.000000Z"; event_parse_time reads years 2000..9999
+ * back exactly.
+ */
 void event_format_time(int64_t us, char buf[40]);
 
 #endif

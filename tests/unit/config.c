@@ -640,7 +640,11 @@ Test(config, dump_defaults)
                            "web-dir = web\n"
                            "key-cache-ttl = 10\n"
                            "shutdown-timeout = 10\n"
-                           "conn-timeout = 30\n");
+                           "conn-timeout = 30\n"
+                           "unknown-teams = reject\n"
+                           "spool-dir = var/spool\n"
+                           "spool-max = 268435456\n"
+                           "batch-max = 10000\n");
     free(text);
     config_free(&c);
 }
