@@ -65,7 +65,7 @@ $(B)/tollgate: $(SERVER_OBJ)
 
 # Unit tests: each suite links the module it tests (named in its first line,
 # "// links: server/route.c ...") and Criterion, and nothing else.
-$(B)/tests/unit_%: tests/unit/%.c | deps
+$(B)/tests/unit_%: tests/unit/%.c $(wildcard server/*.[ch] ingest/*.[ch]) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(shell sed -n '1s|^// links:||p' $<) $(LDLIBS) -lcriterion $(LDFLAGS)
 
