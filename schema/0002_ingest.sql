@@ -4,10 +4,11 @@
 -- Providers and models of the catalog. A model's match rule says which model
 -- strings clients send mean it; position orders the rules (first match wins).
 CREATE TABLE price_providers (
-    provider   text PRIMARY KEY CHECK (provider ~ '^[a-z0-9][a-z0-9._-]*$'),
-    match      jsonb NOT NULL,
-    source     text NOT NULL DEFAULT 'admin',
-    updated_at timestamptz NOT NULL DEFAULT now()
+    provider    text PRIMARY KEY CHECK (provider ~ '^[a-z0-9][a-z0-9._-]*$'),
+    match       jsonb NOT NULL,
+    model_match jsonb, -- the models it serves first-hand, for calls that name no provider
+    source      text NOT NULL DEFAULT 'admin',
+    updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE TABLE price_models (
