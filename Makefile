@@ -35,7 +35,7 @@ LDLIBS    = $(shell pkg-config --libs $(PKGS))
 
 MIGRATIONS := $(sort $(wildcard schema/[0-9]*.sql))
 SERVER_SRC := $(wildcard server/*.c)
-CORE_SRC   := $(wildcard policies/*.c)
+CORE_SRC   := $(wildcard ingest/*.c policies/*.c)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/%.o) $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/migrations.o
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit_%)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: starts the embedded Postgres cluster under ./var/pg (unless
-# DATABASE_URL names another database), migrates it, loads the demo month on
-# an empty database, makes the first admin key once, and serves on
+# DATABASE_URL names another database), migrates it, imports the price
+# catalog snapshot, loads the demo month on an empty database, makes the
+# first admin key once, and serves on
 # TOLLGATE_LISTEN (default 127.0.0.1:8080) until Ctrl-C.
 set -euo pipefail
 bin=$(realpath "$1")
@@ -16,6 +17,8 @@ fi
 export DATABASE_URL
 
 "$bin" migrate
+# The price catalog snapshot: idempotent, so only a changed snapshot adds rows.
+"$bin" prices import prices/genai-prices.json
 "$bin" demo --if-empty
 
 # The first admin key is printed once; only its hash is stored.

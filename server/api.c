@@ -26,6 +26,10 @@ const struct http_route api_routes[] = {
     {"GET", "/v1/admin/keys/{id}", ADMIN, api_keys_get},
     {"DELETE", "/v1/admin/keys/{id}", ADMIN, api_keys_revoke},
     {"POST", "/v1/admin/keys/{id}/revoke", ADMIN, api_keys_revoke},
+    {"POST", "/v1/usage", ROLE_INGEST, api_usage_post},
+    {"GET", "/v1/admin/prices", ADMIN, api_prices_list},
+    {"POST", "/v1/admin/prices", ADMIN, api_prices_create},
+    {"GET", "/v1/reports/unpriced", ROLE_READ, api_reports_unpriced},
 };
 const int api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -53,5 +53,9 @@ void api_keys_list(struct http_req *r);
 void api_keys_create(struct http_req *r);
 void api_keys_get(struct http_req *r);
 void api_keys_revoke(struct http_req *r);
+void api_usage_post(struct http_req *r);
+void api_prices_list(struct http_req *r);
+void api_prices_create(struct http_req *r);
+void api_reports_unpriced(struct http_req *r);
 
 #endif

@@ -62,7 +62,7 @@ PGconn *db_connect_once(const char *url, char *err, size_t errlen)
         return NULL;
     }
     /* Timestamps cross the wire in UTC, whatever the server's setting. */
-    PQclear(PQexec(pg, "SET TIME ZONE 'UTC'"));
+    PQclear(PQexec(pg, "SET TIME ZONE 'UTC'; SET client_min_messages = warning"));
     return pg;
 }
 

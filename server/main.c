@@ -10,8 +10,15 @@
 #include "demo.h"
 #include "http.h"
 #include "log.h"
+#include "maint.h"
 #include "migrate.h"
+#include "prices.h"
+#include "scopes.h"
 #include "store.h"
+#include "writer.h"
+
+#include <errno.h>
+#include <sys/stat.h>
 
 #include <inttypes.h>
 #include <signal.h>
@@ -36,6 +43,8 @@ static void usage(FILE *out)
             "  keys bootstrap [--org ORG] make an admin key only if the org has none\n"
             "  keys list [--org ORG]      list keys (never their secrets)\n"
             "  keys revoke ID [--org ORG] revoke a key\n"
+            "  prices import FILE         load a price catalog file (idempotent, versioned)\n"
+            "  prices reprice             price the unpriced events that now have a price\n"
             "  demo [--if-empty]          load a realistic month of demo data\n"
             "  config                     print the effective settings\n"
             "  version                    print the version\n\n"
@@ -130,6 +139,59 @@ static int cmd_migrate(int argc, char **argv)
     return rc;
 }
 
+/* mkdir -p */
+static bool make_dirs(const char *path)
+{
+    char buf[512];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof(buf))
+        return false;
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return false;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) == 0 || errno == EEXIST;
+}
+
+static bool load_prices(const struct config *cfg)
+{
+    char err[512];
+    PGconn *pg = db_connect_once(cfg->database_url, err, sizeof(err));
+    bool ok;
+
+    if (!pg) {
+        fail(err, NULL);
+        return false;
+    }
+    ok = prices_init(pg, err, sizeof(err));
+    PQfinish(pg);
+    if (!ok)
+        fail("loading the price catalog", err);
+    return ok;
+}
+
+static bool start_writer(const struct config *cfg, struct app *app)
+{
+    char err[512];
+
+    if (cfg->spool_max > 0 && !make_dirs(cfg->spool_dir)) {
+        fprintf(stderr, "tollgate: cannot create the spool folder %s: %s\n", cfg->spool_dir,
+                strerror(errno));
+        return false;
+    }
+    app->writer = writer_start(cfg->database_url, cfg->spool_max > 0 ? cfg->spool_dir : NULL,
+                               cfg->spool_max, err, sizeof(err));
+    if (!app->writer)
+        fail(err, NULL);
+    return app->writer != NULL;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     struct config cfg = {0};
@@ -145,6 +207,19 @@ static int cmd_serve(int argc, char **argv)
         goto out;
     if (!db_open(cfg.database_url, (int)cfg.db_pool, &app.db, err, sizeof(err))) {
         fail(err, NULL);
+        goto out;
+    }
+    if (strcmp(cfg.unknown_teams, "reject") != 0 && strcmp(cfg.unknown_teams, "create") != 0) {
+        fail("--unknown-teams must be reject or create", NULL);
+        goto out;
+    }
+    if (!load_prices(&cfg))
+        goto out;
+    scopes_init();
+    if (!start_writer(&cfg, &app))
+        goto out;
+    if (!maint_start(cfg.database_url, 5)) {
+        fail("cannot start the maintenance thread", NULL);
         goto out;
     }
     app.cfg = &cfg;
@@ -168,9 +243,13 @@ static int cmd_serve(int argc, char **argv)
              cfg.shutdown_timeout);
     atomic_store(&app.draining, true);
     http_stop(&srv, cfg.shutdown_timeout);
-    log_info(NULL, "stopped");
     rc = 0;
 out:
+    maint_stop();
+    writer_stop(&app.writer);
+    prices_shutdown();
+    if (rc == 0)
+        log_info(NULL, "stopped");
     db_close(&app.db);
     config_free(&cfg);
     return rc;
@@ -394,12 +473,80 @@ static int cmd_demo(int argc, char **argv)
         fail(err, NULL);
         goto out;
     }
+    if (!prices_init(pg, err, sizeof(err))) {
+        fail("loading the price catalog", err);
+        goto out;
+    }
+    {
+        const struct catalog *c = prices_lock();
+        size_t models = catalog_model_count(c);
+        prices_unlock();
+        if (models == 0) {
+            fail("the price catalog is empty; run 'tollgate prices import "
+                 "prices/genai-prices.json' first",
+                 NULL);
+            goto out;
+        }
+    }
     if (!demo_load(pg, opts[0].value != NULL, err, sizeof(err))) {
         fail("demo", err);
         goto out;
     }
     rc = 0;
 out:
+    prices_shutdown();
+    if (pg)
+        PQfinish(pg);
+    config_free(&cfg);
+    return rc;
+}
+
+static int cmd_prices(int argc, char **argv)
+{
+    struct config cfg = {0};
+    const char *sub = argc > 0 ? argv[0] : "";
+    const char *file = NULL;
+    char err[512];
+    PGconn *pg = NULL;
+    int skip = 1, rc = 1;
+
+    if (!strcmp(sub, "import")) {
+        if (argc < 2 || argv[1][0] == '-')
+            return fail("prices import needs a catalog FILE (see prices/README.md)", NULL);
+        file = argv[1];
+        skip = 2;
+    } else if (strcmp(sub, "reprice") != 0) {
+        return fail("prices needs a subcommand: import FILE or reprice", NULL);
+    }
+    if (!parse(&cfg, NULL, argc - skip, argv + skip) || !check_schema(&cfg, false))
+        goto out;
+    if (!(pg = db_connect_once(cfg.database_url, err, sizeof(err)))) {
+        fail(err, NULL);
+        goto out;
+    }
+    if (!prices_init(pg, err, sizeof(err))) {
+        fail("loading the price catalog", err);
+        goto out;
+    }
+    if (file) {
+        struct prices_import_result res;
+        if (!prices_import(pg, file, &res, err, sizeof(err))) {
+            fail("prices import", err);
+            goto out;
+        }
+        printf("imported %s: %d providers, %d models, %d new price rows; %lld events repriced\n",
+               file, res.providers, res.models, res.new_prices, res.repriced);
+    } else {
+        long long n = 0;
+        if (!prices_reprice(pg, &n, err, sizeof(err))) {
+            fail("prices reprice", err);
+            goto out;
+        }
+        printf("repriced %lld events\n", n);
+    }
+    rc = 0;
+out:
+    prices_shutdown();
     if (pg)
         PQfinish(pg);
     config_free(&cfg);
@@ -429,6 +576,8 @@ int main(int argc, char **argv)
         return cmd_migrate(argc - 2, argv + 2);
     if (!strcmp(cmd, "keys"))
         return cmd_keys(argc - 2, argv + 2);
+    if (!strcmp(cmd, "prices"))
+        return cmd_prices(argc - 2, argv + 2);
     if (!strcmp(cmd, "demo"))
         return cmd_demo(argc - 2, argv + 2);
     if (!strcmp(cmd, "config"))
