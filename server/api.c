@@ -27,6 +27,9 @@ const struct http_route api_routes[] = {
     {"DELETE", "/v1/admin/keys/{id}", ADMIN, api_keys_revoke},
     {"POST", "/v1/admin/keys/{id}/revoke", ADMIN, api_keys_revoke},
     {"POST", "/v1/usage", ROLE_INGEST, api_usage_post},
+    {"GET", "/v1/usage/{id}", ROLE_READ, api_usage_get},
+    {"POST", "/v1/usage/{id}/void", ROLE_INGEST, api_usage_void},
+    {"POST", "/v1/usage/{id}/amend", ROLE_INGEST, api_usage_amend},
     {"GET", "/v1/admin/prices", ADMIN, api_prices_list},
     {"POST", "/v1/admin/prices", ADMIN, api_prices_create},
     {"GET", "/v1/reports/unpriced", ROLE_READ, api_reports_unpriced},
@@ -113,6 +116,7 @@ void api_readyz(struct http_req *r)
     PGresult *res;
     bool migrated;
 
+    snprintf(r->retry_after, sizeof(r->retry_after), "5");
     if (atomic_load(&r->app->draining)) {
         http_reply_error(r, 503, "draining", NULL, "the server is shutting down");
         return;

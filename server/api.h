@@ -40,6 +40,21 @@ struct db_conn *api_db(struct http_req *r);
 void api_reply_sql_json(struct http_req *r, struct db_conn *c, int status, const char *what,
                         const char *sql, int n, const char *const *params);
 
+struct ingest_row;
+struct event_error;
+
+/*
+ * Resolves the team and project slugs of row->ev in the key's org into
+ * row->team_id and row->project_id, creating missing ones when the server
+ * runs with --unknown-teams create (api_usage.c; shared by ingest and
+ * amendments). Returns false on a refusal, with err filled (422
+ * unknown_team, unknown_project, invalid_value or archived_team), or on a
+ * database error, with *db_error set and err untouched. Does not check the
+ * key's scope.
+ */
+bool api_usage_resolve_scope(struct http_req *r, struct ingest_row *row, struct event_error *err,
+                             bool *db_error);
+
 /* Handlers. */
 void api_healthz(struct http_req *r);
 void api_readyz(struct http_req *r);
@@ -54,6 +69,9 @@ void api_keys_create(struct http_req *r);
 void api_keys_get(struct http_req *r);
 void api_keys_revoke(struct http_req *r);
 void api_usage_post(struct http_req *r);
+void api_usage_get(struct http_req *r);
+void api_usage_void(struct http_req *r);
+void api_usage_amend(struct http_req *r);
 void api_prices_list(struct http_req *r);
 void api_prices_create(struct http_req *r);
 void api_reports_unpriced(struct http_req *r);

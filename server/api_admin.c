@@ -205,6 +205,41 @@ void api_teams_get(struct http_req *r)
     db_release(r->app->db, &c);
 }
 
+/*
+ * Archiving must not orphan live scopes, and restoring must not put a live
+ * scope under an archived parent. p holds the org, scope root and slug.
+ * Replies 409 (or 404, or a database error) and returns false when refused.
+ */
+static bool archive_allowed(struct http_req *r, struct db_conn *c, const char *const *p,
+                            bool archive)
+{
+    PGresult *res = db_query(c,
+                             STORE_SUBTREE_CTE
+                             "SELECT EXISTS (SELECT 1 FROM teams ch WHERE ch.parent_id = t.id"
+                             " AND ch.archived_at IS NULL), coalesce(pa.archived_at IS NOT NULL,"
+                             " false) FROM teams t LEFT JOIN teams pa ON pa.id = t.parent_id"
+                             " WHERE t.org_id = $1 AND t.slug = $3 AND " VISIBLE("t.id"),
+                             3, p);
+    bool ok = false;
+
+    if (!res) {
+        http_reply_db_error(r, c);
+        return false;
+    }
+    if (PQntuples(res) == 0)
+        http_reply_error(r, 404, "not_found", NULL, "no such team");
+    else if (archive && PQgetvalue(res, 0, 0)[0] == 't')
+        http_reply_error(r, 409, "has_children", "archived",
+                         "'%s' has active teams or projects; archive them first", p[2]);
+    else if (!archive && PQgetvalue(res, 0, 1)[0] == 't')
+        http_reply_error(r, 409, "parent_archived", "archived",
+                         "the parent of '%s' is archived; restore it first", p[2]);
+    else
+        ok = true;
+    PQclear(res);
+    return ok;
+}
+
 void api_teams_update(struct http_req *r)
 {
     static const char *const fields[] = {"name", "archived", NULL};
@@ -233,6 +268,8 @@ void api_teams_update(struct http_req *r)
     scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = slug, p[3] = name;
     p[4] = !arch ? NULL : json_is_true(arch) ? "t" : "f";
+    if (arch && !archive_allowed(r, c, p, json_is_true(arch)))
+        goto out;
     res = db_query(c,
                    STORE_SUBTREE_CTE
                    "UPDATE teams t SET name = coalesce($4, t.name),"

@@ -14,6 +14,8 @@
 #include "writer.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,35 +58,44 @@ static void reject(struct usage_req *u, size_t index, const json_t *ev, int stat
                                                  "id", json_is_string(id) ? id : NULL, "error", e));
 }
 
-/* Resolves the event's team and project; false with the event rejected. */
-static bool resolve_scope(struct http_req *r, struct usage_req *u, size_t index, const json_t *obj,
-                          struct ingest_row *row, bool *db_error)
+/* Fills err with a refusal of the event; returns false. */
+static bool refuse(struct event_error *err, int status, const char *code, const char *field,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static bool refuse(struct event_error *err, int status, const char *code, const char *field,
+                   const char *fmt, ...)
+{
+    va_list ap;
+
+    err->status = status;
+    err->code = code;
+    snprintf(err->field, sizeof(err->field), "%s", field);
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool api_usage_resolve_scope(struct http_req *r, struct ingest_row *row, struct event_error *err,
+                             bool *db_error)
 {
     bool create = strcmp(r->app->cfg->unknown_teams, "create") == 0;
     struct scope_team t, p;
-    char msg[160];
 
     switch (scopes_team(r->app->db, r->key.org_id, row->ev.team, create, &t)) {
     case SCOPES_OK:
         break;
     case SCOPES_NOT_FOUND:
-        snprintf(msg, sizeof(msg), "no team '%s'; create it with POST /v1/admin/teams",
-                 row->ev.team);
-        reject(u, index, obj, 422, "unknown_team", "team", msg);
-        return false;
+        return refuse(err, 422, "unknown_team", "team",
+                      "no team '%s'; create it with POST /v1/admin/teams", row->ev.team);
     case SCOPES_WRONG_KIND:
-        snprintf(msg, sizeof(msg), "'%s' is a project, not a team", row->ev.team);
-        reject(u, index, obj, 422, "invalid_value", "team", msg);
-        return false;
+        return refuse(err, 422, "invalid_value", "team", "'%s' is a project, not a team",
+                      row->ev.team);
     case SCOPES_DB_ERROR:
         *db_error = true;
         return false;
     }
-    if (t.archived) {
-        snprintf(msg, sizeof(msg), "team '%s' is archived", row->ev.team);
-        reject(u, index, obj, 422, "archived_team", "team", msg);
-        return false;
-    }
+    if (t.archived)
+        return refuse(err, 422, "archived_team", "team", "team '%s' is archived", row->ev.team);
     row->team_id = t.id;
     if (!row->ev.project[0])
         return true;
@@ -92,25 +103,33 @@ static bool resolve_scope(struct http_req *r, struct usage_req *u, size_t index,
     case SCOPES_OK:
         break;
     case SCOPES_NOT_FOUND:
-        snprintf(msg, sizeof(msg), "no project '%s' in team '%s'", row->ev.project, row->ev.team);
-        reject(u, index, obj, 422, "unknown_project", "project", msg);
-        return false;
+        return refuse(err, 422, "unknown_project", "project", "no project '%s' in team '%s'",
+                      row->ev.project, row->ev.team);
     case SCOPES_WRONG_KIND:
-        snprintf(msg, sizeof(msg), "'%s' is not a project of team '%s'", row->ev.project,
-                 row->ev.team);
-        reject(u, index, obj, 422, "invalid_value", "project", msg);
-        return false;
+        return refuse(err, 422, "invalid_value", "project", "'%s' is not a project of team '%s'",
+                      row->ev.project, row->ev.team);
     case SCOPES_DB_ERROR:
         *db_error = true;
         return false;
     }
-    if (p.archived) {
-        snprintf(msg, sizeof(msg), "project '%s' is archived", row->ev.project);
-        reject(u, index, obj, 422, "archived_team", "project", msg);
-        return false;
-    }
+    if (p.archived)
+        return refuse(err, 422, "archived_team", "project", "project '%s' is archived",
+                      row->ev.project);
     row->project_id = p.id;
     return true;
+}
+
+/* Resolves the event's team and project; false with the event rejected. */
+static bool resolve_scope(struct http_req *r, struct usage_req *u, size_t index, const json_t *obj,
+                          struct ingest_row *row, bool *db_error)
+{
+    struct event_error err;
+
+    if (api_usage_resolve_scope(r, row, &err, db_error))
+        return true;
+    if (!*db_error)
+        reject(u, index, obj, err.status, err.code, err.field, err.message);
+    return false;
 }
 
 static void writer_done(struct writer_job *job)

@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct http_server {
     const struct http_route *routes;
     int n_routes;
     int port;
+    atomic_int active; /* requests begun and not completed: what a drain waits for */
 };
 
 /* Slots beyond the routes, for metrics. */
@@ -230,6 +232,7 @@ static void dispatch(struct http_server *s, struct http_req *r)
         if (strcmp(rt->method, r->method) != 0 &&
             !(strcmp(r->method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
             path_known = true;
+            r->route_slot = i;
             size_t n = strlen(allow);
             snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", rt->method);
             continue;
@@ -275,6 +278,8 @@ static enum MHD_Result send_reply(struct http_req *r)
         MHD_add_response_header(resp, "Allow", r->allow);
     if (r->retry_after[0])
         MHD_add_response_header(resp, "Retry-After", r->retry_after);
+    if (atomic_load(&r->app->draining))
+        MHD_add_response_header(resp, "Connection", "close");
     ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -293,6 +298,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         r = calloc(1, sizeof(*r));
         if (!r)
             return MHD_NO;
+        atomic_fetch_add(&s->active, 1);
         r->app = s->app;
         r->conn = conn;
         r->method = method;
@@ -387,11 +393,11 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     char fields[768];
     size_t n;
     double dt;
-    (void)cls;
     (void)conn;
 
     if (!r)
         return;
+    atomic_fetch_sub(&((struct http_server *)cls)->active, 1);
     dt = now_s() - r->t_start;
     metrics_request(r->route_slot, r->method, r->status, dt);
     if (LOG_INFO >= log_min_level) {
@@ -491,12 +497,11 @@ struct http_server *http_start(struct app *app, const struct http_route *routes,
     s->routes = routes;
     s->n_routes = n;
     /* The logger must come first, or MHD logs the options before it its own way. */
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_EXTERNAL_LOGGER,
-                            mhd_logger, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)app->cfg->conn_timeout,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+    s->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)app->cfg->conn_timeout, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errlen, "cannot listen on %s (in use, or not an address of this machine)",
                  app->cfg->listen);
@@ -530,14 +535,13 @@ void http_stop(struct http_server **sp, long timeout_s)
     fd = MHD_quiesce_daemon(s->d);
     if (fd >= 0)
         close(fd);
+    /*
+     * Wait for requests in flight, not for connections: an idle keep-alive
+     * connection has nothing to finish, and MHD_stop_daemon closes it.
+     */
     deadline = now_s() + (double)timeout_s;
-    while (now_s() < deadline) {
-        const union MHD_DaemonInfo *info =
-            MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (!info || info->num_connections == 0)
-            break;
+    while (atomic_load(&s->active) > 0 && now_s() < deadline)
         usleep(20000);
-    }
     MHD_stop_daemon(s->d);
     free(s);
     *sp = NULL;

@@ -236,7 +236,7 @@ static int cmd_serve(int argc, char **argv)
         fail(err, NULL);
         goto out;
     }
-    log_info(NULL, "tollgate %s ready on http://%s", TOLLGATE_VERSION, cfg.listen);
+    log_info(NULL, "tollgate %s ready (port %d)", TOLLGATE_VERSION, http_port(srv));
     if (sigwait(&set, &sig) != 0)
         sig = SIGTERM;
     log_info(NULL, "%s received; draining for up to %lds", sig == SIGINT ? "SIGINT" : "SIGTERM",
@@ -590,8 +590,10 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (*cmd) {
+        fprintf(stderr, "tollgate: unknown command '%s' (see 'tollgate --help')\n", cmd);
+        return 2;
+    }
     usage(stderr);
-    if (*cmd)
-        fprintf(stderr, "\ntollgate: unknown command '%s'\n", cmd);
     return 2;
 }

@@ -400,6 +400,28 @@ out:
     return ok;
 }
 
+bool writer_stage(PGconn *pg, const struct ingest_row *rows, size_t n, char *err, size_t errlen)
+{
+    struct line all = {0}, one = {0};
+    bool ok = false;
+
+    put(&all, "", 0);
+    for (size_t i = 0; i < n; i++) {
+        row_line(&rows[i], (int)i, &one);
+        put(&all, one.p ? one.p : "", one.len);
+        put(&all, "\n", 1);
+    }
+    if (all.oom || one.oom) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    ok = run(pg, stage_sql, err, errlen) && copy_in(pg, all.p, all.len, err, errlen);
+out:
+    free(one.p);
+    free(all.p);
+    return ok;
+}
+
 /* ---- the spool ---- */
 
 /*

@@ -90,4 +90,16 @@ bool writer_write_now(PGconn *pg, struct writer_job *jobs, char *err, size_t err
 /* Fills row->hash from row->ev. */
 void writer_hash_row(struct ingest_row *row);
 
+/*
+ * Stages rows into the session's temporary table ingest_stage on pg
+ * (creating it when missing), numbered from 0, through the same COPY line
+ * format the writer uses, so that the caller's SQL can read one event with
+ * every column as the writer would store it. Call inside a transaction that
+ * the caller ends: the table is ON COMMIT DELETE ROWS. Returns false with the
+ * reason in err; the caller then rolls back. Any thread, on a connection it
+ * alone uses.
+ */
+bool writer_stage(PGconn *pg, const struct ingest_row *rows, size_t n, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 #endif
