@@ -455,6 +455,29 @@ out:
     return rc;
 }
 
+/*
+ * Parses settings and opts, checks the schema, connects, and loads the price
+ * catalog: what the commands that price events need. NULL (reported) on failure.
+ */
+static PGconn *cli_priced(struct config *cfg, struct cli_opt *opts, int argc, char **argv)
+{
+    char err[512];
+    PGconn *pg;
+
+    if (!parse(cfg, opts, argc, argv) || !check_schema(cfg, false))
+        return NULL;
+    if (!(pg = db_connect_once(cfg->database_url, err, sizeof(err)))) {
+        fail(err, NULL);
+        return NULL;
+    }
+    if (!prices_init(pg, err, sizeof(err))) {
+        fail("loading the price catalog", err);
+        PQfinish(pg);
+        return NULL;
+    }
+    return pg;
+}
+
 static int cmd_demo(int argc, char **argv)
 {
     struct cli_opt opts[] = {
@@ -466,17 +489,8 @@ static int cmd_demo(int argc, char **argv)
     PGconn *pg = NULL;
     int rc = 1;
 
-    if (!parse(&cfg, opts, argc, argv) || !check_schema(&cfg, false))
+    if (!(pg = cli_priced(&cfg, opts, argc, argv)))
         goto out;
-    pg = db_connect_once(cfg.database_url, err, sizeof(err));
-    if (!pg) {
-        fail(err, NULL);
-        goto out;
-    }
-    if (!prices_init(pg, err, sizeof(err))) {
-        fail("loading the price catalog", err);
-        goto out;
-    }
     {
         const struct catalog *c = prices_lock();
         size_t models = catalog_model_count(c);
@@ -518,16 +532,8 @@ static int cmd_prices(int argc, char **argv)
     } else if (strcmp(sub, "reprice") != 0) {
         return fail("prices needs a subcommand: import FILE or reprice", NULL);
     }
-    if (!parse(&cfg, NULL, argc - skip, argv + skip) || !check_schema(&cfg, false))
+    if (!(pg = cli_priced(&cfg, NULL, argc - skip, argv + skip)))
         goto out;
-    if (!(pg = db_connect_once(cfg.database_url, err, sizeof(err)))) {
-        fail(err, NULL);
-        goto out;
-    }
-    if (!prices_init(pg, err, sizeof(err))) {
-        fail("loading the price catalog", err);
-        goto out;
-    }
     if (file) {
         struct prices_import_result res;
         if (!prices_import(pg, file, &res, err, sizeof(err))) {
