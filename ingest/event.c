@@ -433,7 +433,8 @@ static bool decode(const json_t *obj, int64_t now_us, struct usage_event *ev,
         !get_enums(obj, ev, &mode_given, err))
         return false;
     ev->latency_ms = -1;
-    if (!get_int(obj, "latency_ms", 0, INT64_MAX, &ev->latency_ms, &given, err) ||
+    /* latency_ms is stored as a 32-bit integer: about 24 days is plenty */
+    if (!get_int(obj, "latency_ms", 0, INT32_MAX, &ev->latency_ms, &given, err) ||
         !get_usage(obj, ev, mode_given, err))
         return false;
     /* Tags last: the only member that allocates, so nothing before needs undoing. */

@@ -467,27 +467,28 @@ static const char reprice_select[] =
     " ORDER BY org_id, ts, event_id, revision LIMIT " REPRICE_BATCH_S;
 
 /*
- * Moves the repriced rows (in temp table reprice_stage) out of their
- * unpriced rollup rows and into their priced ones, and updates the events.
+ * Prices the staged events that are still unpriced and live (a correction
+ * may have superseded one since it was read), then moves exactly those out
+ * of their unpriced rollup rows (keyed by the names as sent) into their
+ * priced ones.
  */
 static const char reprice_apply[] =
-    "INSERT INTO spend_hourly AS h " ROLLUP_COLUMNS
-    " SELECT e.org_id, date_trunc('hour', e.ts), e.team_id, e.project_id, e.user_id, x.provider,"
-    " x.model, e.mode, sum(x.sign), coalesce(sum(x.sign) FILTER (WHERE e.status = 'error'), 0),"
-    " sum(x.sign * x.unpriced), sum(x.sign * e.input_uncached), sum(x.sign * e.cache_read),"
-    " sum(x.sign * e.cache_write_5m), sum(x.sign * e.cache_write_1h), sum(x.sign * e.output),"
-    " sum(x.sign * e.reasoning), sum(x.list_cost), sum(x.effective_cost)"
-    " FROM reprice_stage s JOIN usage_events e ON e.org_id = s.org_id AND e.ts = s.ts"
-    "  AND e.event_id = s.event_id AND e.revision = s.revision"
-    " CROSS JOIN LATERAL (VALUES (-1, e.provider, e.model, 1, 0::numeric, 0::numeric),"
-    "  (1, s.provider, s.model, 0, s.list_cost, s.effective_cost))"
+    "WITH upd AS (UPDATE usage_events e SET raw_provider = coalesce(e.raw_provider, e.provider),"
+    "  raw_model = coalesce(e.raw_model, e.model), provider = s.provider, model = s.model,"
+    "  price_id = s.price_id, list_cost = s.list_cost, effective_cost = s.effective_cost"
+    "  FROM reprice_stage s WHERE e.org_id = s.org_id AND e.ts = s.ts AND e.event_id = s.event_id"
+    "  AND e.revision = s.revision AND e.price_id IS NULL AND e.superseded_at IS NULL"
+    "  RETURNING e.*)"
+    " INSERT INTO spend_hourly AS h " ROLLUP_COLUMNS
+    " SELECT u.org_id, date_trunc('hour', u.ts), u.team_id, u.project_id, u.user_id, x.provider,"
+    " x.model, u.mode, sum(x.sign), coalesce(sum(x.sign) FILTER (WHERE u.status = 'error'), 0),"
+    " sum(x.sign * x.unpriced), sum(x.sign * u.input_uncached), sum(x.sign * u.cache_read),"
+    " sum(x.sign * u.cache_write_5m), sum(x.sign * u.cache_write_1h), sum(x.sign * u.output),"
+    " sum(x.sign * u.reasoning), sum(x.list_cost), sum(x.effective_cost)"
+    " FROM upd u CROSS JOIN LATERAL (VALUES (-1, u.raw_provider, u.raw_model, 1, 0::numeric,"
+    "  0::numeric), (1, u.provider, u.model, 0, u.list_cost, u.effective_cost))"
     "  x (sign, provider, model, unpriced, list_cost, effective_cost)"
     " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8" ROLLUP_ADD ";\n"
-    "UPDATE usage_events e SET raw_provider = coalesce(e.raw_provider, e.provider),"
-    " raw_model = coalesce(e.raw_model, e.model), provider = s.provider, model = s.model,"
-    " price_id = s.price_id, list_cost = s.list_cost, effective_cost = s.effective_cost"
-    " FROM reprice_stage s WHERE e.org_id = s.org_id AND e.ts = s.ts AND e.event_id = s.event_id"
-    " AND e.revision = s.revision AND e.price_id IS NULL;\n"
     "DELETE FROM spend_hourly WHERE requests = 0 AND (org_id, hour) IN"
     " (SELECT DISTINCT org_id, date_trunc('hour', ts) FROM reprice_stage)";
 

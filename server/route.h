@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #define ROUTE_MAX_PARAMS    4
-#define ROUTE_MAX_PARAM_LEN 128
+#define ROUTE_MAX_PARAM_LEN 257 /* a segment of up to 256 bytes: as long as an event id */
 
 struct route_params {
     int n;

@@ -312,6 +312,8 @@ static struct decode_case decode_cases[] = {
     OK("latency 0", EV("'latency_ms':0"), "lat=0"),
     OK("latency", EV("'latency_ms':1234"), "lat=1234"),
     E422("latency negative", EV("'latency_ms':-1"), "latency_ms"),
+    OK("latency int32 max", EV("'latency_ms':2147483647"), "lat=2147483647"),
+    E422("latency over int32 (the column's range)", EV("'latency_ms':2147483648"), "latency_ms"),
     E400("latency real", EV("'latency_ms':1.5"), "invalid_type", "latency_ms"),
     E400("latency exponent", EV("'latency_ms':1e3"), "invalid_type", "latency_ms"),
     E400("latency string", EV("'latency_ms':'5'"), "invalid_type", "latency_ms"),
