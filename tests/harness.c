@@ -9,11 +9,13 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1119,6 +1121,374 @@ const char *th_create_key(const struct th_server *s, const char *key, const char
     return secret;
 }
 
+/* ---- files ---- */
+
+struct path_node {
+    char *path;
+    bool done; /* clusters: destroyed already */
+    struct path_node *next;
+};
+
+static struct path_node *tmpdirs;  /* th_tmpdir: removed at teardown */
+static struct path_node *clusters; /* th_pg_cluster_start: destroyed at teardown */
+
+const char *th_repo_file(const char *rel)
+{
+    char cwd[4096], *bin, *p;
+
+    if (access(rel, F_OK) == 0 && getcwd(cwd, sizeof(cwd)))
+        return th_fmt("%s/%s", cwd, rel);
+    bin = th_fmt("%s", th_bin());
+    for (int up = 0; up < 3; up++) { /* .../build/MODE/tollgate -> ... */
+        p = strrchr(bin, '/');
+        cr_assert(p && p != bin, "harness: cannot find the checkout of %s", th_bin());
+        *p = '\0';
+    }
+    p = th_fmt("%s/%s", bin, rel);
+    cr_assert(access(p, F_OK) == 0, "harness: %s is neither under the current folder nor at %s",
+              rel, p);
+    return p;
+}
+
+static void remember_path(struct path_node **list, const char *path)
+{
+    struct path_node *n = xmalloc(sizeof(*n));
+    n->path = strdup(path);
+    cr_assert(n->path, "harness: out of memory");
+    n->done = false;
+    n->next = *list;
+    *list = n;
+}
+
+const char *th_tmpdir(void)
+{
+    char tmpl[] = "/tmp/th-tmp-XXXXXX";
+
+    cr_assert(mkdtemp(tmpl), "harness: mkdtemp: %s", strerror(errno));
+    cr_assert(chmod(tmpl, 0755) == 0, "harness: chmod %s: %s", tmpl, strerror(errno));
+    remember_path(&tmpdirs, tmpl);
+    return th_fmt("%s", tmpl);
+}
+
+long long th_file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+/* rm -rf path; never fails the test (teardown uses it). */
+static void remove_tree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * Runs argv (argv[0] a path) with extra "NAME=value" env added to ours, and
+ * waits up to timeout_ms. Fills *out and *err (harness-owned). Returns the
+ * status, or -1 if it could not run or timed out (then it is killed).
+ * Never asserts, so teardown may use it.
+ */
+static int run_tool(const char *const *argv, const char *const *env, int timeout_ms,
+                    const char **out, const char **err)
+{
+    char out_path[] = "/tmp/th-tool-out-XXXXXX", err_path[] = "/tmp/th-tool-err-XXXXXX";
+    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path), st = -1;
+    pid_t pid;
+
+    *out = *err = "";
+    if (out_fd < 0 || err_fd < 0)
+        goto done;
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+        sigset_t none;
+        if (devnull >= 0)
+            dup2(devnull, STDIN_FILENO);
+        dup2(out_fd, STDOUT_FILENO);
+        dup2(err_fd, STDERR_FILENO);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        for (const char *const *e = env; e && *e; e++)
+            putenv((char *)*e);
+        execv(argv[0], (char *const *)argv);
+        dprintf(err_fd, "harness: cannot exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    if (pid > 0) {
+        st = reap(pid, timeout_ms);
+        if (st < 0) {
+            kill(pid, SIGKILL);
+            (void)reap(pid, 5000);
+        }
+    }
+    *out = slurp(out_path);
+    *err = slurp(err_path);
+done:
+    if (out_fd >= 0) {
+        close(out_fd);
+        unlink(out_path);
+    }
+    if (err_fd >= 0) {
+        close(err_fd);
+        unlink(err_path);
+    }
+    return st;
+}
+
+/* ---- the price catalog ---- */
+
+void th_prices_import(const char *url)
+{
+    struct th_proc p;
+
+    th_run(&p, NULL, "prices", "import", th_repo_file("prices/genai-prices.json"), "--database-url",
+           url, NULL);
+    cr_assert(p.status == 0, "tollgate prices import failed (%d):\n%s%s", p.status, p.out, p.err);
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* The template's name: it changes with the binary (and so the schema) and the catalog. */
+static const char *template_name(void)
+{
+    const char *files[2] = {th_bin(), th_repo_file("prices/genai-prices.json")};
+    uint64_t h = 1469598103934665603ULL;
+
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        cr_assert(stat(files[i], &st) == 0, "harness: stat %s: %s", files[i], strerror(errno));
+        h = fnv1a(h, files[i], strlen(files[i]));
+        h = fnv1a(h, &st.st_size, sizeof(st.st_size));
+        h = fnv1a(h, &st.st_mtim, sizeof(st.st_mtim));
+    }
+    return th_fmt("th_tpl_%016llx", (unsigned long long)h);
+}
+
+/*
+ * Runs sql on the base database, retrying for up to 10 s while Postgres
+ * says a database it needs is in use (a session that just closed may
+ * linger for a moment). Returns false with *err on any other error.
+ */
+static bool sql_retry_in_use(const char *sql, const char **err)
+{
+    double deadline = now_ms() + 10000;
+
+    for (;;) {
+        if (th_sql_try(th_db_url(), err, sql, NULL))
+            return true;
+        if (!strstr(*err, "being accessed by other users") || now_ms() >= deadline)
+            return false;
+        sleep_ms(50);
+    }
+}
+
+const char *th_db_priced(void)
+{
+    const char *tpl = template_name(), *err = NULL;
+    struct db_node *d;
+    char hex[13];
+
+    if (!strcmp(
+            th_sql(th_db_url(), "SELECT count(*) FROM pg_database WHERE datname = $1", tpl, NULL),
+            "0")) {
+        /* Build it under a name of our own, then rename: another test may race us. */
+        const char *url = th_db_migrated();
+        th_prices_import(url);
+        if (!sql_retry_in_use(th_fmt("ALTER DATABASE %s RENAME TO %s", th_db_name(url), tpl), &err))
+            cr_assert(strstr(err, "already exists"), "harness: making the template %s: %s", tpl,
+                      err);
+        /* else another test made it first; ours is dropped at teardown */
+    }
+    d = xmalloc(sizeof(*d));
+    random_hex(hex, 6);
+    snprintf(d->name, sizeof(d->name), "th_%s", hex);
+    d->next = dbs;
+    dbs = d;
+    cr_assert(sql_retry_in_use(th_fmt("CREATE DATABASE %s TEMPLATE %s", d->name, tpl), &err),
+              "harness: copying the template %s: %s", tpl, err);
+    return th_db_url_for(d->name);
+}
+
+/* ---- servers that crash ---- */
+
+void th_server_crash(struct th_server *s)
+{
+    th_server_kill(s, SIGKILL);
+    cr_assert(th_server_wait(s, 5000) >= 0, "harness: the server (pid %d) outlived SIGKILL",
+              (int)s->pid);
+    s->checked = true;
+}
+
+/* ---- HTTP from many threads ---- */
+
+struct th_mt_conn {
+    CURL *curl;
+};
+
+struct th_mt_conn *th_mt_conn_open(void)
+{
+    struct th_mt_conn *c = calloc(1, sizeof(*c));
+
+    if (c && !(c->curl = curl_easy_init())) {
+        free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+void th_mt_conn_close(struct th_mt_conn *c)
+{
+    if (!c)
+        return;
+    curl_easy_cleanup(c->curl);
+    free(c);
+}
+
+struct mt_sink {
+    char *out;
+    size_t cap, len;
+};
+
+static size_t mt_on_data(char *data, size_t size, size_t n, void *arg)
+{
+    struct mt_sink *s = arg;
+    size_t k = size * n;
+
+    if (s->out && s->cap > 1 && s->len < s->cap - 1) {
+        size_t room = s->cap - 1 - s->len;
+        memcpy(s->out + s->len, data, k < room ? k : room);
+        s->len += k < room ? k : room;
+        s->out[s->len] = '\0';
+    }
+    return k;
+}
+
+long th_mt_http(struct th_mt_conn *c, const char *base, const char *method, const char *path,
+                const char *key, const char *body, char *out, size_t out_cap)
+{
+    struct mt_sink sink = {out, out_cap, 0};
+    struct curl_slist *hdrs = NULL;
+    char url[512], auth[128];
+    long status = 0;
+
+    if (out && out_cap)
+        out[0] = '\0';
+    if (!c || !c->curl)
+        return 0;
+    curl_easy_reset(c->curl); /* options only: the open connection stays */
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, mt_on_data);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &sink);
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    if (key) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    if (body) {
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    }
+    if (strcmp(method, body ? "POST" : "GET") != 0)
+        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+    if (curl_easy_perform(c->curl) == CURLE_OK)
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdrs);
+    return status;
+}
+
+/* ---- a Postgres cluster of the test's own ---- */
+
+static int pg_sh(const char *cmd, const char *dir, const char **out, const char **err)
+{
+    const char *argv[] = {th_repo_file("scripts/pg.sh"), cmd, dir, NULL};
+    static const char *const env[] = {"PG_FAST=1", NULL};
+    return run_tool(argv, env, 60000, out, err);
+}
+
+const char *th_pg_cluster_start(const char *dir)
+{
+    const char *out, *err, *url;
+    bool known = false;
+    int st;
+
+    for (struct path_node *n = clusters; n; n = n->next)
+        if (!strcmp(n->path, dir) && !n->done)
+            known = true;
+    if (!known)
+        remember_path(&clusters, dir); /* before starting: a half-made one is destroyed too */
+    st = pg_sh("start", dir, &out, &err);
+    cr_assert(st == 0, "scripts/pg.sh start %s failed (%d):\n%s%s", dir, st, out, err);
+    url = th_last_line(out);
+    cr_assert(!strncmp(url, "postgresql://", 13), "scripts/pg.sh start printed no URL:\n%s%s", out,
+              err);
+    return url;
+}
+
+void th_pg_cluster_stop(const char *dir)
+{
+    const char *out, *err;
+    int st = pg_sh("stop", dir, &out, &err);
+    cr_assert(st == 0, "scripts/pg.sh stop %s failed (%d):\n%s%s", dir, st, out, err);
+}
+
+void th_pg_cluster_destroy(const char *dir)
+{
+    const char *out, *err;
+    int st = pg_sh("destroy", dir, &out, &err);
+
+    cr_assert(st == 0, "scripts/pg.sh destroy %s failed (%d):\n%s%s", dir, st, out, err);
+    for (struct path_node *n = clusters; n; n = n->next)
+        if (!strcmp(n->path, dir))
+            n->done = true;
+}
+
+/* Destroys the clusters and removes the folders the test made; never asserts. */
+static void teardown_paths(void)
+{
+    for (struct path_node *n = clusters, *next; n; n = next) {
+        const char *out, *err;
+        next = n->next;
+        if (!n->done && pg_sh("destroy", n->path, &out, &err) != 0)
+            fprintf(stderr, "harness: warning: could not destroy the cluster in %s:\n%s%s\n",
+                    n->path, out, err);
+        free(n->path);
+        free(n);
+    }
+    clusters = NULL;
+    for (struct path_node *n = tmpdirs, *next; n; n = next) {
+        next = n->next;
+        remove_tree(n->path);
+        free(n->path);
+        free(n);
+    }
+    tmpdirs = NULL;
+}
+
 /* ---- setup and teardown ---- */
 
 void th_setup(void)
@@ -1156,6 +1526,7 @@ void th_teardown(void)
         free(c);
     }
     children = NULL;
+    teardown_paths();
     for (struct db_node *d = dbs, *next; d; d = next) {
         const char *err = NULL;
         next = d->next;

@@ -291,4 +291,82 @@ json_t *th_create_team(const struct th_server *s, const char *key, const char *s
 const char *th_create_key(const struct th_server *s, const char *key, const char *role,
                           const char *team);
 
+/* ---- files ---- */
+
+/*
+ * The path of rel (e.g. "prices/genai-prices.json") in the repository: under
+ * the current folder if it is there, else under the checkout TOLLGATE_BIN
+ * was built in (.../build/MODE/tollgate).
+ */
+const char *th_repo_file(const char *rel);
+
+/* A new empty folder under /tmp (mode 0755), removed with its contents at teardown. */
+const char *th_tmpdir(void);
+
+/* The size of the file at path in bytes, or -1 if it does not exist. */
+long long th_file_size(const char *path);
+
+/* ---- the price catalog ---- */
+
+/*
+ * A fresh database (dropped at teardown), migrated and with the catalog
+ * snapshot prices/genai-prices.json imported. It is a CREATE DATABASE ...
+ * TEMPLATE copy of a template database that the first caller in the
+ * cluster builds (migrate, then `prices import`) and later callers reuse,
+ * named after the binary and the catalog file, so a rebuild makes a new one.
+ */
+const char *th_db_priced(void);
+
+/* Runs `tollgate prices import prices/genai-prices.json` on url; fails the test on error. */
+void th_prices_import(const char *url);
+
+/* ---- servers that crash ---- */
+
+/*
+ * SIGKILL, then reaps it (5 s at most): the server is gone without any
+ * chance to clean up. Teardown does not count that exit against the test.
+ */
+void th_server_crash(struct th_server *s);
+
+/* ---- HTTP from many threads ---- */
+
+/*
+ * Unlike everything above, these are thread-safe: they keep nothing in the
+ * harness and never assert, so worker threads may call them (one th_mt_conn
+ * per thread). Open them after th_setup (curl's global init); close each
+ * one before the test ends.
+ */
+struct th_mt_conn;
+struct th_mt_conn *th_mt_conn_open(void); /* NULL when out of memory */
+void th_mt_conn_close(struct th_mt_conn *c);
+
+/*
+ * Sends method path (body may be NULL; it is sent as application/json) with
+ * "Authorization: Bearer key" to base ("http://127.0.0.1:PORT") on c's
+ * keep-alive connection. Returns the status, or 0 if no response came. The
+ * body is copied into out (cut to out_cap - 1 bytes and NUL-terminated)
+ * when out is not NULL.
+ */
+long th_mt_http(struct th_mt_conn *c, const char *base, const char *method, const char *path,
+                const char *key, const char *body, char *out, size_t out_cap);
+
+/* ---- a Postgres cluster of the test's own ---- */
+
+/*
+ * Starts the throwaway (PG_FAST=1) cluster in folder dir with scripts/pg.sh,
+ * creating it first when dir holds none; returns its URL (database
+ * "tollgate", Unix socket only). dir should be a th_tmpdir() subfolder
+ * (the postgres user must reach it when the tests run as root). A cluster
+ * started here is destroyed at teardown, also when the test fails. For
+ * tests that must stop Postgres under a running server; everything else
+ * uses the shared cluster (th_db_fresh).
+ */
+const char *th_pg_cluster_start(const char *dir);
+
+/* Stops it (fast shutdown: sessions are cut); the folder stays for a later start. */
+void th_pg_cluster_stop(const char *dir);
+
+/* Stops it and deletes its folder. */
+void th_pg_cluster_destroy(const char *dir);
+
 #endif
