@@ -3,6 +3,7 @@
  * and changes only that team's subtree, and can only make keys inside it.
  */
 #include "api.h"
+#include "scopes.h"
 #include "store.h"
 
 #include <inttypes.h>
@@ -287,6 +288,7 @@ void api_teams_update(struct http_req *r)
         goto out;
     }
     PQclear(res);
+    scopes_forget(); /* ingest must see the change at once */
     reply_team(r, c, 200, slug);
 out:
     json_decref(body);
@@ -326,10 +328,12 @@ void api_teams_archive(struct http_req *r)
                                  "UPDATE teams SET archived_at = coalesce(archived_at, now())"
                                  " WHERE id = $1",
                                  1, id);
-        if (!upd)
+        if (!upd) {
             http_reply_db_error(r, c);
-        else
+        } else {
+            scopes_forget(); /* ingest must see the archive at once */
             reply_team(r, c, 200, slug);
+        }
         PQclear(upd);
     }
     PQclear(res);

@@ -75,16 +75,31 @@ static bool refuse(struct event_error *err, int status, const char *code, const 
     return false;
 }
 
+/* True if id lies in the key's scope (always, for an unscoped key). */
+static bool in_scope(struct http_req *r, int64_t id, bool *db_error)
+{
+    return !r->key.team_id || scopes_within(r->app->db, id, r->key.team_id, db_error);
+}
+
 bool api_usage_resolve_scope(struct http_req *r, struct ingest_row *row, struct event_error *err,
                              bool *db_error)
 {
     bool create = strcmp(r->app->cfg->unknown_teams, "create") == 0;
+    bool scoped = r->key.team_id != 0, team_in_scope;
     struct scope_team t, p;
 
-    switch (scopes_team(r->app->db, r->key.org_id, row->ev.team, create, &t)) {
+    /*
+     * A scoped key may not create teams (a new team is never inside its
+     * scope), and learns nothing about teams outside its scope: unknown and
+     * foreign teams are both 403.
+     */
+    switch (scopes_team(r->app->db, r->key.org_id, row->ev.team, create && !scoped, &t)) {
     case SCOPES_OK:
         break;
     case SCOPES_NOT_FOUND:
+        if (scoped)
+            return refuse(err, 403, "forbidden", "team", "team '%s' is outside this key's team",
+                          row->ev.team);
         return refuse(err, 422, "unknown_team", "team",
                       "no team '%s'; create it with POST /v1/admin/teams", row->ev.team);
     case SCOPES_WRONG_KIND:
@@ -94,15 +109,26 @@ bool api_usage_resolve_scope(struct http_req *r, struct ingest_row *row, struct 
         *db_error = true;
         return false;
     }
+    team_in_scope = in_scope(r, t.id, db_error);
+    if (*db_error)
+        return false;
+    /* A key scoped to a project is in scope only through that project. */
+    if (!team_in_scope && !row->ev.project[0])
+        return refuse(err, 403, "forbidden", "team", "team '%s' is outside this key's team",
+                      row->ev.team);
     if (t.archived)
         return refuse(err, 422, "archived_team", "team", "team '%s' is archived", row->ev.team);
     row->team_id = t.id;
     if (!row->ev.project[0])
         return true;
-    switch (scopes_project(r->app->db, r->key.org_id, t.id, row->ev.project, create, &p)) {
+    switch (scopes_project(r->app->db, r->key.org_id, t.id, row->ev.project,
+                           create && team_in_scope, &p)) {
     case SCOPES_OK:
         break;
     case SCOPES_NOT_FOUND:
+        if (!team_in_scope)
+            return refuse(err, 403, "forbidden", "project",
+                          "project '%s' is outside this key's team", row->ev.project);
         return refuse(err, 422, "unknown_project", "project", "no project '%s' in team '%s'",
                       row->ev.project, row->ev.team);
     case SCOPES_WRONG_KIND:
@@ -112,6 +138,10 @@ bool api_usage_resolve_scope(struct http_req *r, struct ingest_row *row, struct 
         *db_error = true;
         return false;
     }
+    if (!team_in_scope && !in_scope(r, p.id, db_error))
+        return *db_error ? false
+                         : refuse(err, 403, "forbidden", "project",
+                                  "project '%s' is outside this key's team", row->ev.project);
     if (p.archived)
         return refuse(err, 422, "archived_team", "project", "project '%s' is archived",
                       row->ev.project);
@@ -127,7 +157,12 @@ static bool resolve_scope(struct http_req *r, struct usage_req *u, size_t index,
 
     if (api_usage_resolve_scope(r, row, &err, db_error))
         return true;
-    if (!*db_error)
+    if (*db_error)
+        return false;
+    if (err.status == 403) /* outside the key's scope: the whole request, nothing stored */
+        http_reply_error(r, 403, err.code, err.field, "event %zu: %s; nothing was stored", index,
+                         err.message);
+    else
         reject(u, index, obj, err.status, err.code, err.field, err.message);
     return false;
 }
@@ -272,23 +307,9 @@ void api_usage_post(struct http_req *r)
         row->ingest_key = r->key.id;
         if (!resolve_scope(r, u, i, obj, row, &db_error)) {
             event_clear(&row->ev);
-            if (db_error)
+            if (db_error || r->replied)
                 break;
             continue;
-        }
-        if (r->key.team_id) {
-            bool within =
-                scopes_within(r->app->db, row->project_id ? row->project_id : row->team_id,
-                              r->key.team_id, &db_error);
-            if (!within) {
-                event_clear(&row->ev);
-                if (!db_error)
-                    http_reply_error(r, 403, "forbidden", "team",
-                                     "event %zu is for team '%s', outside this key's team; "
-                                     "nothing was stored",
-                                     i, json_string_value(json_object_get(obj, "team")));
-                break;
-            }
         }
         u->index[u->job.n++] = i;
     }

@@ -95,14 +95,19 @@ static struct slot *slot_for(const uint8_t hash[CRYPTO_SHA256_LEN])
     return &cache[h % CACHE_SLOTS];
 }
 
-/* Returns 1 on a fresh hit (key found), 0 on a fresh cached miss, -1 if not cached. */
-static int cache_get(const uint8_t hash[CRYPTO_SHA256_LEN], struct auth_key *out)
+/*
+ * Returns 1 on a hit (key found), 0 on a cached miss, -1 if not cached. An
+ * expired entry counts only with stale_ok: when Postgres cannot be asked, a
+ * key known a moment ago keeps working, so ingest can still spool.
+ */
+static int cache_get(const uint8_t hash[CRYPTO_SHA256_LEN], struct auth_key *out, bool stale_ok)
 {
     struct slot *s = slot_for(hash);
     int r = -1;
 
     pthread_mutex_lock(&cache_mu);
-    if (s->used && s->expires > time(NULL) && memcmp(s->hash, hash, CRYPTO_SHA256_LEN) == 0) {
+    if (s->used && (stale_ok || s->expires > time(NULL)) &&
+        memcmp(s->hash, hash, CRYPTO_SHA256_LEN) == 0) {
         r = s->found;
         if (s->found)
             *out = s->key;
@@ -149,14 +154,14 @@ enum auth_result auth_lookup(struct db *db, const char *secret, struct auth_key 
     if (!auth_secret_valid(secret))
         return AUTH_MALFORMED;
     crypto_sha256(secret, AUTH_SECRET_LEN, hash);
-    cached = cache_get(hash, out);
+    cached = cache_get(hash, out, false);
     if (cached >= 0)
         return cached ? AUTH_OK : AUTH_UNKNOWN;
 
     crypto_hex(hash, sizeof(hash), hex + 2);
     c = db_acquire(db, 2000);
     if (!c)
-        return AUTH_UNAVAILABLE;
+        goto unavailable;
     r = db_query(c,
                  "UPDATE api_keys SET last_used_at = now() WHERE secret_hash = $1::bytea"
                  " AND revoked_at IS NULL"
@@ -165,7 +170,7 @@ enum auth_result auth_lookup(struct db *db, const char *secret, struct auth_key 
     if (!r) {
         log_error(NULL, "api key lookup failed: %s", db_conn_error(c));
         db_release(db, &c);
-        return AUTH_UNAVAILABLE;
+        goto unavailable;
     }
     db_release(db, &c);
     if (PQntuples(r) != 1) {
@@ -185,4 +190,9 @@ enum auth_result auth_lookup(struct db *db, const char *secret, struct auth_key 
     cache_put(hash, true, &k);
     *out = k;
     return AUTH_OK;
+unavailable:
+    cached = cache_get(hash, out, true);
+    if (cached >= 0)
+        return cached ? AUTH_OK : AUTH_UNKNOWN;
+    return AUTH_UNAVAILABLE;
 }

@@ -222,8 +222,8 @@ void prices_unlock(void)
 void prices_price_row(const struct catalog *c, struct ingest_row *row)
 {
     const struct usage_event *ev = &row->ev;
-    const char *cp, *cm, *rp, *rm;
-    const struct price *p, *req = NULL;
+    const char *cp, *cm, *lp, *lm;
+    const struct price *p, *list;
     int64_t ts = ev->ts_us / 1000000, prompt = pricing_prompt_tokens(&ev->tokens);
 
     row->price_id = 0;
@@ -235,10 +235,19 @@ void prices_price_row(const struct catalog *c, struct ingest_row *row)
     p = catalog_price(c, row->org_id, cp, cm, ts, prompt);
     if (!p)
         return;
+    /*
+     * List cost: the requested model (else the one that ran) at its list
+     * price, not the org's negotiated one; a model with only an org price
+     * has that as its list.
+     */
+    lp = cp, lm = cm;
     if (strcmp(ev->requested_model, ev->model) != 0 &&
-        catalog_resolve(c, ev->provider, ev->requested_model, &rp, &rm))
-        req = catalog_price(c, row->org_id, rp, rm, ts, prompt);
-    pricing_cost(p, req ? req : p, &ev->tokens, ev->mode, &row->effective_cost, &row->list_cost);
+        !catalog_resolve(c, ev->provider, ev->requested_model, &lp, &lm))
+        lp = cp, lm = cm;
+    list = catalog_price(c, 0, lp, lm, ts, prompt);
+    if (!list)
+        list = catalog_price(c, row->org_id, lp, lm, ts, prompt);
+    pricing_cost(p, list ? list : p, &ev->tokens, ev->mode, &row->effective_cost, &row->list_cost);
     row->price_id = p->id;
     snprintf(row->provider, sizeof(row->provider), "%s", cp);
     snprintf(row->model, sizeof(row->model), "%s", cm);

@@ -75,12 +75,14 @@ static void put(int64_t org, const char *slug, const struct scope_team *t)
     pthread_mutex_unlock(&mu);
 }
 
-static bool get_slug(int64_t org, const char *slug, struct scope_team *out)
+/* stale_ok: an expired entry will do (Postgres cannot be asked; ingest must spool). */
+static bool get_slug(int64_t org, const char *slug, struct scope_team *out, bool stale_ok)
 {
     bool hit = false;
     pthread_mutex_lock(&mu);
     struct entry *e = slot_slug(org, slug);
-    if (e->used && e->org_id == org && !strcmp(e->slug, slug) && e->expires > time(NULL)) {
+    if (e->used && e->org_id == org && !strcmp(e->slug, slug) &&
+        (stale_ok || e->expires > time(NULL))) {
         *out = e->t;
         hit = true;
     }
@@ -88,12 +90,12 @@ static bool get_slug(int64_t org, const char *slug, struct scope_team *out)
     return hit;
 }
 
-static bool get_id(int64_t id, struct scope_team *out)
+static bool get_id(int64_t id, struct scope_team *out, bool stale_ok)
 {
     bool hit = false;
     pthread_mutex_lock(&mu);
     struct entry *e = slot_id(id);
-    if (e->used && e->t.id == id && e->expires > time(NULL)) {
+    if (e->used && e->t.id == id && (stale_ok || e->expires > time(NULL))) {
         *out = e->t;
         hit = true;
     }
@@ -132,10 +134,13 @@ static enum scopes_result resolve(struct db *db, int64_t org_id, int64_t parent,
     struct db_conn *c;
     enum scopes_result res;
 
-    if (get_slug(org_id, slug, out))
+    if (get_slug(org_id, slug, out, false))
         goto check;
-    if (!db || !(c = db_acquire(db, 2000)))
+    if (!db || !(c = db_acquire(db, 2000))) {
+        if (get_slug(org_id, slug, out, true))
+            goto check;
         return SCOPES_DB_ERROR;
+    }
     snprintf(org, sizeof(org), "%" PRId64, org_id);
     snprintf(par, sizeof(par), "%" PRId64, parent);
     if (create) {
@@ -148,6 +153,8 @@ static enum scopes_result resolve(struct db *db, int64_t org_id, int64_t parent,
     }
     res = load(c, "SELECT " COLS " FROM teams WHERE org_id = $1 AND slug = $2::text", 2, p, out);
     db_release(db, &c);
+    if (res == SCOPES_DB_ERROR && get_slug(org_id, slug, out, true))
+        res = SCOPES_OK;
     if (res != SCOPES_OK)
         return res;
 check:
@@ -177,18 +184,24 @@ bool scopes_within(struct db *db, int64_t id, int64_t root, bool *db_error)
     while (id && depth++ < 64) {
         if (id == root)
             return true;
-        if (!get_id(id, &t)) {
+        if (!get_id(id, &t, false)) {
             char ids[24];
             const char *p[1] = {ids};
             struct db_conn *c = db ? db_acquire(db, 2000) : NULL;
             enum scopes_result res;
             if (!c) {
+                if (get_id(id, &t, true)) {
+                    id = t.parent_id;
+                    continue;
+                }
                 *db_error = true;
                 return false;
             }
             snprintf(ids, sizeof(ids), "%" PRId64, id);
             res = load(c, "SELECT " COLS " FROM teams WHERE id = $1", 1, p, &t);
             db_release(db, &c);
+            if (res == SCOPES_DB_ERROR && get_id(id, &t, true))
+                res = SCOPES_OK;
             if (res == SCOPES_DB_ERROR)
                 *db_error = true;
             if (res != SCOPES_OK)

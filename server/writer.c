@@ -465,6 +465,7 @@ static bool spool_open(struct writer *w, char *err, size_t errlen)
     free(w->spool_path);
     w->spool_path = strdup(path);
     w->spool_size = st.st_size;
+    metrics_set_spool_bytes(w->spool_size);
     if (st.st_size)
         log_warn(NULL,
                  "spool %s holds %lld bytes from an earlier run; replaying when Postgres answers",
@@ -490,6 +491,7 @@ static bool spool_append(struct writer *w, const char *data, size_t len)
     if (fdatasync(w->spool_fd) != 0)
         goto failed;
     w->spool_size += (long long)len;
+    metrics_set_spool_bytes(w->spool_size);
     return true;
 failed:
     log_error(NULL, "spool %s: %s", w->spool_path, strerror(errno));
@@ -497,6 +499,58 @@ failed:
     if (ftruncate(w->spool_fd, w->spool_size) != 0)
         log_error(NULL, "spool %s: truncate: %s", w->spool_path, strerror(errno));
     return false;
+}
+
+/*
+ * Postgres refused the spool as a whole, though it is reachable: replays it
+ * line by line so that every good event still goes in, and appends each
+ * refused line to a ".rejected" file beside the spool for an operator,
+ * instead of letting one bad line hold up all ingest. Returns false only
+ * when Postgres went away meanwhile (then the spool is kept as it is).
+ */
+static bool spool_salvage(struct writer *w, const char *data, size_t len, enum row_outcome *outcome)
+{
+    char path[700], err[512];
+    size_t seq = 0, rejected = 0;
+    int bad = -1;
+
+    snprintf(path, sizeof(path), "%s.rejected", w->spool_path);
+    for (const char *p = data, *nl; p < data + len; p = nl + 1, seq++) {
+        const char *tab;
+        struct line one = {0};
+        enum row_outcome o = ROW_FAILED;
+
+        nl = memchr(p, '\n', (size_t)(data + len - p));
+        if (!nl)
+            break;
+        tab = memchr(p, '\t', (size_t)(nl - p));
+        put(&one, "0", 1);
+        put(&one, tab ? tab : nl, (size_t)(nl + 1 - (tab ? tab : nl)));
+        if (!one.oom && write_lines(w->pg, &w->staged, one.p, one.len, 1, &o, err, sizeof(err))) {
+            outcome[seq] = o;
+        } else if (conn_lost(w->pg)) {
+            free(one.p);
+            if (bad >= 0)
+                close(bad);
+            return false;
+        } else {
+            outcome[seq] = ROW_FAILED;
+            if (bad < 0)
+                bad = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+            if (bad < 0 || write(bad, p, (size_t)(nl + 1 - p)) != (ssize_t)(nl + 1 - p))
+                log_error(NULL, "spool %s: cannot keep a refused line: %s", path, strerror(errno));
+            log_error(NULL, "spool: Postgres refused a spooled event (%s); kept in %s", err, path);
+            rejected++;
+        }
+        free(one.p);
+    }
+    if (bad >= 0) {
+        if (fsync(bad) != 0)
+            log_error(NULL, "spool %s: fsync: %s", path, strerror(errno));
+        close(bad);
+    }
+    metrics_add(M_EVENTS_FAILED, rejected);
+    return true;
 }
 
 /* Replays the whole spool in one transaction, then empties it. */
@@ -550,14 +604,18 @@ static bool spool_replay(struct writer *w)
     }
     if (!write_lines(w->pg, &w->staged, data ? data : "", len, n, outcome, err, sizeof(err))) {
         log_warn(NULL, "spool replay failed: %s", err);
-        goto out;
+        if (conn_lost(w->pg) || !spool_salvage(w, data ? data : "", len, outcome))
+            goto out;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         w->st.accepted += outcome[i] == ROW_ACCEPTED;
+        metrics_add(M_EVENTS_ACCEPTED, outcome[i] == ROW_ACCEPTED);
+    }
     log_info(NULL, "replayed %zu spooled events (%lld bytes) into Postgres", n, w->spool_size);
     if (ftruncate(w->spool_fd, 0) != 0 || fsync(w->spool_fd) != 0)
         log_error(NULL, "spool %s: truncate: %s", w->spool_path, strerror(errno));
     w->spool_size = 0;
+    metrics_set_spool_bytes(0);
     ok = true;
 out:
     free(data);
@@ -634,6 +692,7 @@ static void write_group(struct writer *w, struct writer_job *jobs)
         if (write_lines(w->pg, &w->staged, data, len, n, outcome, err, sizeof(err))) {
             set_outcomes(jobs, outcome, ROW_ACCEPTED);
             w->st.commits++;
+            metrics_add(M_INGEST_COMMITS, 1);
             goto out;
         }
         if (!conn_lost(w->pg)) {

@@ -385,11 +385,6 @@ Test(ingest, list_cost_is_at_list_price_even_with_an_org_price)
     struct fx f;
     struct th_resp r;
 
-    TH_KNOWN_BUG("prices_price_row (server/prices.c) prices the list cost with catalog_price("
-                 "org_id, ...), so an org's own (negotiated) price for the requested model is "
-                 "used for list_cost too; README: 'list cost (the requested model at list price, "
-                 "no cache or batch discount)'. gpt-4o with an org price of $2/$1/$8: list_cost "
-                 "is 0.01 (org price) instead of 0.0125 (list price)");
     start(&f);
     th_json(f.s, "POST", "/v1/admin/prices", f.admin, &r,
             "{\"provider\":\"openai\",\"model\":\"gpt-4o\",\"input\":\"2\",\"cache_read\":\"1\","
@@ -690,10 +685,6 @@ Test(ingest, a_scoped_key_cannot_create_teams_outside_its_scope)
     struct th_resp r;
     const char *key;
 
-    TH_KNOWN_BUG("api_usage_post (server/api_usage.c) resolves an event's team with "
-                 "--unknown-teams create (scopes_team inserts it) before it checks the key's "
-                 "scope: an ingest key scoped to 'search' that sends {\"team\":\"brand-new\"} gets "
-                 "403 'nothing was stored', yet a new top-level team 'brand-new' now exists");
     start_with(&f, extra);
     key = th_create_key(f.s, f.admin, "ingest", "search");
     /* within its scope, a new project is made */
@@ -750,10 +741,6 @@ Test(ingest, events_for_an_archived_team_are_refused_at_once)
     struct fx f;
     struct th_resp r;
 
-    TH_KNOWN_BUG("archiving a team (DELETE /v1/admin/teams/{slug}, server/api_admin.c) does not "
-                 "clear the ingest scope cache (server/scopes.c, 60 s TTL; nothing calls "
-                 "scopes_forget): POST /v1/usage for that team on the same instance is still "
-                 "200 accepted for up to a minute instead of 422 archived_team");
     start(&f);
     post(&f, f.ingest,
          event_raw("a-1", "\"team\":\"billing\",\"provider\":\"openai\",\"model\":\"gpt-4o\","
@@ -1092,11 +1079,6 @@ Test(ingest, a_price_posted_without_effective_from_prices_waiting_events)
     struct th_resp r;
     const char *read_key, *price_id;
 
-    TH_KNOWN_BUG("POST /v1/admin/prices (server/api_prices.c, api_prices_create) defaults "
-                 "effective_from to now(), and prices_price_row only uses rows effective at the "
-                 "event's own timestamp, so an event that was waiting unpriced (sent before the "
-                 "price) is never priced: README says 'waiting unpriced events are priced within "
-                 "seconds', but u-1 keeps price_id NULL and stays in /v1/reports/unpriced");
     start(&f);
     read_key = th_create_key(f.s, f.admin, "read", NULL);
     send_unpriced(&f, read_key);
@@ -1346,12 +1328,6 @@ Test(ingest, a_spool_line_postgres_refuses_does_not_block_ingest)
     struct th_resp r;
     FILE *spool;
 
-    TH_KNOWN_BUG("spool_replay (server/writer.c) replays the whole spool in one COPY and keeps "
-                 "the file when Postgres refuses it; write_group then appends every new event "
-                 "to the spool instead of writing it. One line Postgres refuses (a spool from "
-                 "another version, or a record cut short by a crash and then appended to) "
-                 "blocks ingest for good with Postgres up: POST /v1/usage answers 202 "
-                 "spooled:1 and stores nothing, until the spool is full, then 503");
     start(&f);
     th_server_stop(f.s);
     spool = fopen(th_fmt("%s/usage.spool", f.spool), "w");
@@ -1372,11 +1348,6 @@ Test(ingest, the_spool_outlives_the_key_cache)
     struct th_resp r;
     const char *key;
 
-    TH_KNOWN_BUG("POST /v1/usage while Postgres is down spools only while the key's auth cache "
-                 "entry lives (--key-cache-ttl, 10 s by default; teams likewise for 60 s in "
-                 "server/scopes.c): auth_lookup (server/auth.c) then needs Postgres and the "
-                 "request gets 503 'cannot check the API key: database unreachable' instead of "
-                 "202 spooled, so the spool covers only the first seconds of an outage");
     own_pg_start(&pg);
     s = own_pg_server(&pg, "s", NULL, "1");
     th_create_team(s, pg.admin, "search", NULL, NULL);
@@ -1399,10 +1370,6 @@ Test(ingest, metrics_show_the_spool_and_the_commits)
     struct th_resp r;
     const char *key, *file, *commits, *spool_bytes;
 
-    TH_KNOWN_BUG("/metrics: tollgate_spool_bytes stays 0 while the spool holds events (nothing "
-                 "calls metrics_set_spool_bytes; server/writer.c only keeps w->spool_size), and "
-                 "tollgate_ingest_commits_total stays 0 after commits (nothing adds "
-                 "M_INGEST_COMMITS; writer.c counts w->st.commits only)");
     own_pg_start(&pg);
     file = th_fmt("%s/spool-s/usage.spool", pg.tmp);
     s = own_pg_server(&pg, "s", NULL, "300");
