@@ -21,6 +21,7 @@ PACKAGES=(
 	libpq-dev
 	libcurl4-openssl-dev
 	libssl-dev
+	zlib1g-dev
 	libprotobuf-c-dev
 	protobuf-c-compiler
 	libcriterion-dev

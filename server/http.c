@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <zlib.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -215,6 +216,82 @@ static bool authorize(struct http_req *r, const struct http_route *rt)
     return true;
 }
 
+/*
+ * Replaces a gzip (or deflate) body with its decompressed bytes, capped at
+ * max bytes after decompression. Replies 413 or 400 and returns false when
+ * it is too large or not valid.
+ */
+static bool inflate_body(struct http_req *r, size_t max)
+{
+    z_stream z = {0};
+    size_t cap = 0, len = 0;
+    char *out = NULL;
+    int rc = Z_OK;
+
+    if (inflateInit2(&z, 15 + 32) != Z_OK) { /* 32: a gzip or zlib header, detected */
+        http_reply_error(r, 500, "internal", NULL, "cannot start decompression");
+        return false;
+    }
+    z.next_in = (Bytef *)r->body;
+    z.avail_in = (uInt)r->body_len;
+    for (;;) {
+        if (len == cap) { /* grow: 4x the input at first, then doubling, up to max + 1 */
+            size_t ncap = cap ? cap * 2 : r->body_len * 4 + 4096;
+            char *nb;
+            if (ncap > max + 1)
+                ncap = max + 1;
+            if (ncap <= cap || !(nb = realloc(out, ncap + 1))) {
+                http_reply_error(r, 500, "internal", NULL, "out of memory");
+                goto failed;
+            }
+            out = nb;
+            cap = ncap;
+        }
+        z.next_out = (Bytef *)out + len;
+        z.avail_out = (uInt)(cap - len);
+        rc = inflate(&z, Z_NO_FLUSH);
+        len = cap - z.avail_out;
+        if (len > max) {
+            http_reply_error(r, 413, "payload_too_large", NULL,
+                             "the request body is larger than %zu bytes after decompression", max);
+            goto failed;
+        }
+        if (rc == Z_STREAM_END)
+            break;
+        if (rc != Z_OK || (z.avail_in == 0 && len < cap)) {
+            http_reply_error(r, 400, "invalid_encoding", NULL,
+                             "the body is not valid gzip data (Content-Encoding: gzip)");
+            goto failed;
+        }
+    }
+    inflateEnd(&z);
+    out[len] = '\0';
+    free(r->body);
+    r->body = out;
+    r->body_len = len;
+    r->body_cap = len + 1;
+    return true;
+failed:
+    inflateEnd(&z);
+    free(out);
+    return false;
+}
+
+/* Undoes a Content-Encoding; replies (415, 413, 400) and returns false if it cannot. */
+static bool decode_body(struct http_req *r, size_t max)
+{
+    const char *enc = http_header(r, "Content-Encoding");
+
+    if (!enc || !*enc || !strcasecmp(enc, "identity"))
+        return true;
+    if (strcasecmp(enc, "gzip") != 0 && strcasecmp(enc, "deflate") != 0) {
+        http_reply_error(r, 415, "unsupported_encoding", NULL,
+                         "Content-Encoding '%.40s' is not supported; use gzip or none", enc);
+        return false;
+    }
+    return r->body_len == 0 || inflate_body(r, max);
+}
+
 static void dispatch(struct http_server *s, struct http_req *r)
 {
     char allow[64] = "";
@@ -238,7 +315,7 @@ static void dispatch(struct http_server *s, struct http_req *r)
             continue;
         }
         r->route_slot = i;
-        if (authorize(r, rt))
+        if (authorize(r, rt) && decode_body(r, (size_t)s->app->cfg->max_body))
             rt->fn(r);
         if (!r->replied && !r->deferred)
             http_reply_error(r, 500, "internal", NULL, "the handler gave no reply");

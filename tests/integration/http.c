@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 TH_SUITE(http);
 
@@ -545,5 +546,73 @@ Test(http, sigterm_does_not_wait_for_idle_keepalive_connections)
     th_server_kill(s, SIGTERM);
     cr_assert_eq(th_server_wait(s, 3000), 0,
                  "an idle keep-alive connection kept the server running 3 s after SIGTERM");
+    th_server_stop(s);
+}
+
+/* ---- Content-Encoding ---- */
+
+/* gzip of s (zlib's gzip wrapper), in a buffer the test frees with free(). */
+static char *gzip_of(const char *s, size_t *len)
+{
+    z_stream z = {0};
+    size_t cap = strlen(s) + 256;
+    char *out = malloc(cap);
+
+    cr_assert_not_null(out);
+    cr_assert_eq(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (Bytef *)s;
+    z.avail_in = (uInt)strlen(s);
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    *len = cap - z.avail_out;
+    deflateEnd(&z);
+    return out;
+}
+
+Test(http, gzip_bodies_are_decompressed_and_capped_after_decompression)
+{
+    const char *url = th_db_migrated(), *key = th_admin_key(url);
+    struct th_server *s = th_server_start(url, "--max-body", "2048", NULL);
+    static const char *const gz[] = {"Content-Encoding: gzip", NULL};
+    static const char *const br[] = {"Content-Encoding: br", NULL};
+    char big[4096];
+    size_t len;
+    char *body = gzip_of("{\"slug\":\"zipped\"}", &len);
+    struct th_req req = {.method = "POST",
+                         .path = "/v1/admin/teams",
+                         .key = key,
+                         .content_type = "application/json",
+                         .body = body,
+                         .body_len = len,
+                         .headers = gz};
+    struct th_resp r;
+
+    th_http_req(s, &req, &r);
+    th_assert_status(&r, 201);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "slug")), "zipped");
+    free(body);
+
+    /* 4 KiB of JSON squeezes far below the 2 KiB cap, but its decompressed size counts */
+    memset(big, ' ', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    memcpy(big, "{\"slug\":\"z2\"", 12);
+    big[sizeof(big) - 2] = '}';
+    body = gzip_of(big, &len);
+    cr_assert_lt(len, 2048);
+    req.body = body, req.body_len = len;
+    th_http_req(s, &req, &r);
+    th_assert_error(&r, 413, "payload_too_large", NULL);
+    free(body);
+
+    req.body = "not gzip at all", req.body_len = 0;
+    th_http_req(s, &req, &r);
+    th_assert_error(&r, 400, "invalid_encoding", NULL);
+
+    req.headers = br, req.body = "{\"slug\":\"z3\"}";
+    th_http_req(s, &req, &r);
+    th_assert_error(&r, 415, "unsupported_encoding", NULL);
+    cr_assert_str_eq(th_sql(url, "SELECT count(*) FROM teams WHERE slug IN ('z2', 'z3')", NULL),
+                     "0");
     th_server_stop(s);
 }
