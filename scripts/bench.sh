@@ -17,21 +17,47 @@
 #                                                     can give Postgres; unnamed
 #                                                     statements as tollgate sends
 #                                                     them, and prepared ones
+#   POST /v1/usage,       tollgate serve: decode, vs  COPY of the very rows the
+#       1,000 events a    price, group commit         run stored, exported and
+#       request           (Postgres durable)          loaded back by psql \copy
+#                                                     into the emptied
+#                                                     usage_events (same
+#                                                     partitions and indexes)
+#   POST /v1/usage,       the same, 64            vs  pgbench -c64 -M prepared:
+#       one event a       connections                 one autocommit statement
+#       request                                       per event, claiming its id
+#                                                     in usage_event_ids and
+#                                                     inserting it
+#   and the peak RSS (VmHWM) of tollgate serve in each ingest run.
 #
 # Load: wrk -t2 -c$BENCH_CONNECTIONS -d$BENCH_DURATION --latency after a
 # $BENCH_WARMUP warm-up, the same for ours and the ceiling. Installs wrk from
-# Debian when missing. Runs a throwaway Postgres (scripts/pg.sh, PG_FAST=1) in
-# a mktemp folder; every process it started and every temp folder is removed
-# on exit, also on failure or Ctrl-C. Takes about 100 seconds.
+# Debian when missing. Ingest load: bench/loadgen (built here), which sends
+# unique ids, stops at the deadline and awaits every reply, so that the rows
+# stored can be checked exactly against the events acknowledged. Runs a
+# throwaway Postgres (scripts/pg.sh) in a mktemp folder: PG_FAST=1 for the
+# HTTP benchmarks, then restarted durable (fsync, synchronous_commit and
+# full_page_writes on) for the ingest ones. Every process it started and every
+# temp folder is removed on exit, also on failure or Ctrl-C. Takes about 2.5
+# minutes (HTTP ~85 s of load, ingest ~50 s: 2 x (2 s warm-up + 10 s) for
+# tollgate, a few seconds of COPY, 2 s + 10 s of pgbench, plus checkpoints).
 #
 # Environment (durations in whole seconds): BENCH_DURATION (default 10s),
-# BENCH_WARMUP (2s), BENCH_CONNECTIONS (64), BENCH_KEEP_LOGS=1 keeps the temp
-# folder's logs.
+# BENCH_WARMUP (2s), BENCH_CONNECTIONS (64), BENCH_INGEST_DURATION (10s),
+# BENCH_BATCH_CONNECTIONS (8), BENCH_SINGLE_CONNECTIONS (64),
+# BENCH_KEEP_LOGS=1 keeps the temp folder's logs.
 set -euo pipefail
 
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
+INGEST_DURATION=${BENCH_INGEST_DURATION:-10s}
+BATCH_CONNECTIONS=${BENCH_BATCH_CONNECTIONS:-8}
+SINGLE_CONNECTIONS=${BENCH_SINGLE_CONNECTIONS:-64}
+BATCH_EVENTS=1000
+INGEST_MAX_BODY=16777216 # tollgate's default; a 1,000-event request is about 390 KB
+TARGET_BATCH_RATIO=0.60  # of the COPY ceiling
+TARGET_SINGLE_RATE=15000 # events/s, durable
 WRK_THREADS=2
 CFLAGS=(-std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 	-Wformat=2 -Wvla -Wpointer-arith -Wundef -pthread)
@@ -46,10 +72,14 @@ note() { echo "bench.sh: $*" >&2; }
 	echo "usage: $0 BUILD_DIR" >&2
 	exit 2
 }
-for d in "$DURATION" "$WARMUP"; do
-	[[ $d =~ ^[1-9][0-9]*s?$ ]] || die "BENCH_DURATION and BENCH_WARMUP are whole seconds, like 10s (got '$d')"
+for d in "$DURATION" "$WARMUP" "$INGEST_DURATION"; do
+	[[ $d =~ ^[1-9][0-9]*s?$ ]] ||
+		die "BENCH_DURATION, BENCH_WARMUP and BENCH_INGEST_DURATION are whole seconds, like 10s (got '$d')"
 done
-[[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONNECTIONS must be a positive number (got '$CONNECTIONS')"
+for d in "$CONNECTIONS" "$BATCH_CONNECTIONS" "$SINGLE_CONNECTIONS"; do
+	[[ $d =~ ^[1-9][0-9]*$ ]] ||
+		die "BENCH_CONNECTIONS, BENCH_BATCH_CONNECTIONS and BENCH_SINGLE_CONNECTIONS are positive numbers (got '$d')"
+done
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$(cd -- "$1" 2>/dev/null && pwd) || die "no build folder '$1'"
 TG=$BUILD/tollgate
@@ -261,13 +291,14 @@ measure_start() {
 }
 
 # measure_end REQUESTS: sets R_OTHER, the share of the machine (all cores)
-# that others used since measure_start, and R_CPU, the server side's CPU
-# microseconds per request.
+# that others used since measure_start, R_CPU, the server side's CPU
+# microseconds per request, and R_CLIENT_S, the load generator's CPU seconds.
 measure_end() {
 	local busy all server script
 	read -r busy all < <(machine_ticks)
 	server=$(($(server_side_ticks) - MEASURE_START[2]))
 	script=$(($(proc_ticks $$ children) - MEASURE_START[3]))
+	R_CLIENT_S=$(awk -v t="$script" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", t / hz }')
 	R_OTHER=$(awk -v b="$((busy - MEASURE_START[0]))" -v a="$((all - MEASURE_START[1]))" \
 		-v o="$((server + script))" 'BEGIN {
 		x = a > 0 ? 100 * (b - o) / a : 0; if (x < 0) x = 0; printf "%.0f%%", x }')
@@ -334,16 +365,23 @@ settle_backends() {
 # run_pgbench MODE SCRIPT CLIENTS [pgbench args...]: like run_wrk, in
 # transactions (one SELECT each) per second; latencies from pgbench's log.
 # MODE is pgbench's -M: extended (unnamed statements) or prepared.
+# PGBENCH_SECONDS overrides the measured run's duration; PGBENCH_AFTER_WARMUP
+# names a command to run between the warm-up and the measured run.
 run_pgbench() {
-	local mode=$1 script=$2 clients=$3 out=$TMP/pgbench-$1.txt logdir=$TMP/pgbench-$1.log before
+	local mode=$1 script=$2 clients=$3 name out logdir before
+	name=$1-$(basename -- "$2" .sql)
+	out=$TMP/pgbench-$name.txt
+	logdir=$TMP/pgbench-$name.log
 	shift 3
 	mkdir -p "$logdir"
 	before=$(backend_count)
 	run_waited "$PGBENCH" -n -M "$mode" -c "$clients" -j "$WRK_THREADS" -T "${WARMUP%s}" \
 		-f "$script" "$@" "$DB_URL" >/dev/null 2>&1 || die "pgbench warm-up failed"
+	[[ -z ${PGBENCH_AFTER_WARMUP:-} ]] || $PGBENCH_AFTER_WARMUP
 	settle_backends "$before"
 	measure_start
-	run_waited "$PGBENCH" -n -M "$mode" -c "$clients" -j "$WRK_THREADS" -T "${DURATION%s}" \
+	run_waited "$PGBENCH" -n -M "$mode" -c "$clients" -j "$WRK_THREADS" \
+		-T "${PGBENCH_SECONDS:-${DURATION%s}}" \
 		-f "$script" -l --log-prefix="$logdir/tx" "$@" "$DB_URL" >"$out" 2>&1 || {
 		cat "$out" >&2
 		die "pgbench failed"
@@ -357,6 +395,164 @@ run_pgbench() {
 	R_BAD=$(awk '/failed transactions:/ { print $5 + 0 }' "$out")
 	R_BAD=${R_BAD:-0}
 	((R_BAD == 0)) || note "warning: pgbench -M $mode: $R_BAD failed transactions"
+}
+
+# --- Ingest -----------------------------------------------------------------
+# Both ingest benchmarks run on the same cluster restarted durable (fsync,
+# synchronous_commit and full_page_writes on: scripts/pg.sh without PG_FAST),
+# against a fresh `tollgate serve` each, with bench/loadgen as the load
+# generator: it stops sending at the deadline and waits for every reply, so
+# the rows in usage_events must equal the events acknowledged with a 2xx,
+# exactly. Every measured run, ours and its ceiling alike, starts from the
+# same state: the ingest tables emptied (their month partitions and indexes
+# stay) and a checkpoint just taken.
+
+psql_q() { psql "$DB_URL" -XAtq -v ON_ERROR_STOP=1 "$@"; }
+
+build_loadgen() {
+	mkdir -p "$BUILD/bench"
+	cc "${CFLAGS[@]}" -o "$BUILD/bench/loadgen" "$ROOT/bench/loadgen.c" ||
+		die "could not build bench/loadgen.c"
+}
+
+reset_ingest_tables() {
+	psql_q -c "TRUNCATE usage_events, usage_event_ids, spend_hourly" -c "CHECKPOINT" ||
+		die "could not empty the ingest tables"
+}
+
+# The teams and projects the load generator's events name (bench/loadgen.c).
+INGEST_SCOPES=(search:search-ranking search:search-qa support:support-bot support:support-triage
+	ads:ads-copy ads:ads-insights platform:platform-eval platform:platform-agents)
+
+# start_ingest_server NAME: tollgate serve in production configuration (log
+# level info), its spool in the temp folder; sets TG_PID, SERVER_PID, PORT and
+# RSS_START (VmRSS in kB once it is ready).
+start_ingest_server() {
+	PORT=$(free_port)
+	mkdir -p "$TMP/spool-$1"
+	"$TG" serve --listen "127.0.0.1:$PORT" --log-level info --database-url "$DB_URL" \
+		--spool-dir "$TMP/spool-$1" --max-body "$INGEST_MAX_BODY" 2>"$TMP/tollgate-$1.log" &
+	TG_PID=$!
+	PIDS+=("$TG_PID")
+	SERVER_PID=$TG_PID
+	wait_http "$TG_PID" "http://127.0.0.1:$PORT/readyz" || {
+		cat "$TMP/tollgate-$1.log" >&2
+		die "tollgate serve did not start"
+	}
+	RSS_START=$(awk '/^VmRSS:/ { print $2 }' "/proc/$TG_PID/status")
+}
+
+# Creates the load generator's teams and projects through the admin API.
+create_ingest_scopes() {
+	local s code body
+	for s in search support ads platform "${INGEST_SCOPES[@]}"; do
+		if [[ $s == *:* ]]; then
+			body="{\"slug\":\"${s#*:}\",\"kind\":\"project\",\"parent\":\"${s%%:*}\"}"
+		else
+			body="{\"slug\":\"$s\"}"
+		fi
+		code=$(curl -s -o "$TMP/scope.json" -w '%{http_code}' "${AUTH[@]}" \
+			-H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$PORT/v1/admin/teams")
+		[[ $code == 201 ]] || die "creating $s answered $code: $(cat "$TMP/scope.json")"
+	done
+}
+
+# peak_rss: VmHWM of the running server, in kB.
+peak_rss() { awk '/^VmHWM:/ { print $2 }' "/proc/$TG_PID/status"; }
+
+mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
+
+lg() { sed -n "s/^$1=//p" "$2"; }
+
+# run_loadgen NAME EVENTS CONNECTIONS: warm-up (its rows are then removed),
+# then the measured run; sets R_RPS (events acknowledged per second within the
+# run's duration), R_P50, R_P99 (ms per request), R_OTHER, R_CPU (server-side
+# CPU per event), R_BAD (non-2xx replies plus failed requests) and L_OUT, the
+# load generator's output.
+run_loadgen() {
+	local name=$1 events=$2 conns=$3
+	L_OUT=$TMP/loadgen-$name.txt
+	reset_ingest_tables
+	run_waited "$BUILD/bench/loadgen" "$PORT" "$INGEST_KEY" "$events" "$conns" "$WRK_THREADS" \
+		"${WARMUP%s}" "w$name" >"$TMP/loadgen-$name-warmup.txt" || die "loadgen warm-up failed"
+	reset_ingest_tables
+	measure_start
+	run_waited "$BUILD/bench/loadgen" "$PORT" "$INGEST_KEY" "$events" "$conns" "$WRK_THREADS" \
+		"${INGEST_DURATION%s}" "$name" >"$L_OUT" || die "loadgen failed"
+	measure_end "$(lg acked "$L_OUT")"
+	R_RPS=$(lg events_per_s "$L_OUT")
+	R_P50=$(lg p50_ms "$L_OUT")
+	R_P99=$(lg p99_ms "$L_OUT")
+	R_BAD=$(($(lg non2xx "$L_OUT") + $(lg errors "$L_OUT")))
+	((R_BAD == 0)) || note "warning: $name: $R_BAD requests failed or were refused"
+}
+
+# check_rows LABEL EXPECTED KIND: compares the rows in usage_events with
+# EXPECTED and, by KIND: tollgate (usage_event_ids and the events the hourly
+# rollups count, written in the same transaction, too), ids (usage_event_ids
+# too) or copy (usage_events only); sets CHECK to a one-line verdict.
+check_rows() {
+	local label=$1 want=$2 kind=$3 rows ids rolled distinct ok=1
+	IFS='|' read -r rows ids rolled distinct < <(psql_q -c "SELECT
+		(SELECT count(*) FROM usage_events), (SELECT count(*) FROM usage_event_ids),
+		(SELECT coalesce(sum(requests), 0) FROM spend_hourly),
+		(SELECT count(*) FROM (SELECT DISTINCT org_id, event_id FROM usage_events) d)")
+	((rows == want && distinct == want)) || ok=0
+	case $kind in
+	tollgate)
+		((ids == want && rolled == want)) || ok=0
+		CHECK="$label: $want acknowledged; usage_events $rows rows ($distinct distinct ids), usage_event_ids $ids, spend_hourly counts $rolled"
+		;;
+	ids)
+		((ids == want)) || ok=0
+		CHECK="$label: $want committed; usage_events $rows rows ($distinct distinct ids), usage_event_ids $ids"
+		;;
+	*) CHECK="$label: $want loaded; usage_events $rows rows ($distinct distinct ids)" ;;
+	esac
+	if ((ok)); then CHECK="ok   $CHECK"; else
+		CHECK="FAIL $CHECK"
+		note "warning: row check failed: $CHECK"
+	fi
+}
+
+# loadgen_summary FILE: requests and refusals of a run, for the checks, and
+# the load generator's own CPU (R_CLIENT_S, from the run just measured).
+loadgen_summary() {
+	echo "$(lg requests "$1") requests in $(lg elapsed "$1") s incl. drain, non-2xx $(lg non2xx "$1"), failed $(lg errors "$1"), rejected events $(lg rejected "$1"), duplicates $(lg duplicates "$1"), spooled $(lg spooled "$1"); loadgen CPU ${R_CLIENT_S} s"
+}
+
+# The single-row ceiling: what one event costs as its own autocommit
+# transaction: claim the id in usage_event_ids (ON CONFLICT DO NOTHING, as
+# idempotency needs), then insert the event, in one statement. The values are
+# those of a row tollgate just stored (same widths, same indexes touched);
+# the id comes from the client id and a sequence, the time from now().
+write_single_sql() {
+	local org team project user key provider model rprov rmodel reqm status lat mode inp cache
+	local cw5 cw1 out reas list eff price tags source hash
+	IFS='|' read -r org team project user key provider model rprov rmodel reqm status lat mode inp \
+		cache cw5 cw1 out reas list eff price tags source hash < <(psql_q -c "SELECT org_id, team_id,
+		coalesce(project_id::text, 'NULL'), coalesce(user_id::text, 'NULL'),
+		coalesce(api_key_id::text, 'NULL'), provider, model, raw_provider, raw_model,
+		requested_model, status, latency_ms, mode, input_uncached, cache_read, cache_write_5m,
+		cache_write_1h, output, reasoning, list_cost, effective_cost,
+		coalesce(price_id::text, 'NULL'), tags, source, encode(content_hash, 'hex')
+		FROM usage_events WHERE status = 'ok' AND price_id IS NOT NULL ORDER BY event_id LIMIT 1")
+	[[ -n $hash ]] || die "no stored event to model the single-row ceiling on"
+	psql_q -c "CREATE SEQUENCE IF NOT EXISTS bench_event_seq" || die "could not create a sequence"
+	cat >"$1" <<SQL
+WITH id AS (SELECT 'pg-' || :client_id || '-' || nextval('bench_event_seq') AS event_id,
+                   now() - interval '10 minutes' AS ts),
+ins AS (INSERT INTO usage_event_ids (org_id, event_id, ts, content_hash)
+        SELECT $org, event_id, ts, '\\x$hash'::bytea FROM id
+        ON CONFLICT DO NOTHING RETURNING event_id, ts)
+INSERT INTO usage_events (org_id, event_id, ts, team_id, project_id, user_id, api_key_id,
+  provider, model, raw_provider, raw_model, requested_model, request_id, status, latency_ms,
+  mode, input_uncached, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
+  list_cost, effective_cost, price_id, tags, source, content_hash)
+SELECT $org, event_id, ts, $team, $project, $user, $key, '$provider', '$model', '$rprov', '$rmodel',
+  '$reqm', 'req_' || event_id, '$status', $lat, '$mode', $inp, $cache, $cw5, $cw1, $out, $reas,
+  $list, $eff, $price, '$tags', '$source', '\\x$hash'::bytea FROM ins;
+SQL
 }
 
 # --- Table ------------------------------------------------------------------
@@ -383,6 +579,39 @@ row() {
 	COST_ROWS+=("$(printf "$COST_FMT" "$1" "${o[4]}" "$3" "${c[4]}" "$(ratio "${o[4]}" "${c[4]}")")")
 }
 
+INGEST_FMT='%-40s %9s %7s %7s   %-32s %9s %7s %7s   %5s  %-22s %7s\n'
+INGEST_COST_FMT='%-40s %9s   %-32s %9s   %5s\n'
+INGEST_ROWS=()
+INGEST_COST_ROWS=()
+
+# ingest_row LABEL OURS CEILING_LABEL CEILING TARGET: like row, in events.
+ingest_row() {
+	local o c
+	read -r -a o <<<"$2"
+	read -r -a c <<<"$4"
+	# shellcheck disable=SC2059  # the formats are ours
+	INGEST_ROWS+=("$(printf "$INGEST_FMT" "$1" "${o[0]}" "${o[1]}" "${o[2]}" "$3" "${c[0]}" "${c[1]}" \
+		"${c[2]}" "$(ratio "${o[0]}" "${c[0]}")" "$5" "${o[3]}/${c[3]}")")
+	# shellcheck disable=SC2059
+	INGEST_COST_ROWS+=("$(printf "$INGEST_COST_FMT" "$1" "${o[4]}" "$3" "${c[4]}" "$(ratio "${o[4]}" "${c[4]}")")")
+}
+
+print_ingest_tables() {
+	# shellcheck disable=SC2059
+	printf "$INGEST_FMT" "ingest benchmark" "ours ev/s" "p50 ms" "p99 ms" "ceiling" "ev/s" "p50 ms" \
+		"p99 ms" "ratio" "target" "others"
+	printf '%.0s-' {1..163}
+	echo
+	printf '%s\n' "${INGEST_ROWS[@]}"
+	echo
+	echo "Server-side CPU per event, in microseconds (lower is better):"
+	# shellcheck disable=SC2059
+	printf "$INGEST_COST_FMT" "ingest benchmark" "ours us" "ceiling" "us" "ratio"
+	printf '%.0s-' {1..100}
+	echo
+	printf '%s\n' "${INGEST_COST_ROWS[@]}"
+}
+
 print_tables() {
 	# shellcheck disable=SC2059
 	printf "$SPEED_FMT" "benchmark" "ours r/s" "p50 ms" "p99 ms" "ceiling" "r/s" "p50 ms" "p99 ms" \
@@ -403,6 +632,7 @@ print_tables() {
 
 ensure_wrk
 build_raw_mhd
+build_loadgen
 check_ceiling_config
 PGBENCH=$(find_pgbench)
 command -v curl >/dev/null 2>&1 || die "curl is missing (scripts/deps.sh installs it)"
@@ -431,6 +661,8 @@ else
 	echo "note: the load generator, the server and Postgres share these $(nproc) cores."
 fi
 echo "load: wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency after a $WARMUP warm-up, same for ours and the ceiling"
+echo "ingest: bench/loadgen, $BATCH_EVENTS events a request on $BATCH_CONNECTIONS connections, then one event a request on" \
+	"$SINGLE_CONNECTIONS, ${INGEST_DURATION} each after a $WARMUP warm-up, on a durable Postgres"
 echo "server: $THREADS MHD threads (EPOLL_INTERNAL_THREAD pool), conn-timeout ${CONN_TIMEOUT}s, db-pool $DB_POOL;" \
 	"libmicrohttpd $(pkg-config --modversion libmicrohttpd)"
 echo
@@ -528,6 +760,94 @@ row "GET /v1/admin/teams/{slug}, log warn" "$OURS_TEAM_WARN" "pgbench -M extende
 row "GET /v1/admin/teams/{slug}, log info" "$OURS_TEAM_INFO" "pgbench -M extended -c$PG_CLIENTS" "$CEIL_EXT"
 row "GET /v1/admin/teams/{slug}, log warn" "$OURS_TEAM_WARN" "pgbench -M prepared -c$PG_CLIENTS" "$CEIL_PREP"
 
+# 4. Ingest, on the same cluster restarted durable.
+note "restarting Postgres durable (fsync, synchronous_commit, full_page_writes on) for ingest"
+"$ROOT/scripts/pg.sh" stop "$TMP/pg" >/dev/null || die "could not stop Postgres"
+DB_URL=$("$ROOT/scripts/pg.sh" start "$TMP/pg" | tail -n 1)
+[[ -n $DB_URL ]] || die "scripts/pg.sh start printed no URL"
+DURABILITY=$(psql_q -c "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
+	WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')")
+[[ $DURABILITY == "fsync=on, full_page_writes=on, synchronous_commit=on" ]] ||
+	die "Postgres is not durable for the ingest benchmarks: $DURABILITY"
+"$TG" prices import "$ROOT/prices/genai-prices.json" --database-url "$DB_URL" >"$TMP/prices.log" 2>&1 || {
+	cat "$TMP/prices.log" >&2
+	die "tollgate prices import failed"
+}
+INGEST_KEY=$("$TG" keys create --role ingest --name bench-ingest --database-url "$DB_URL" 2>/dev/null |
+	tail -n 1)
+[[ $INGEST_KEY == tg_* ]] || die "tollgate keys create printed no ingest secret"
+
+# 4a. Batches of 1,000 events, against COPY of the very rows they stored.
+start_ingest_server batch
+create_ingest_scopes
+note "POST /v1/usage, $BATCH_EVENTS events a request, $BATCH_CONNECTIONS connections"
+run_loadgen batch "$BATCH_EVENTS" "$BATCH_CONNECTIONS"
+OURS_BATCH=$(result)
+BATCH_RUN=$(loadgen_summary "$L_OUT")
+BATCH_BODY=$(lg body_bytes "$L_OUT")
+check_rows "batches" "$(lg acked "$L_OUT")" tollgate
+CHECK_BATCH=$CHECK
+RSS_BATCH="$(mib "$RSS_START") at start, peak (VmHWM) $(mib "$(peak_rss)")"
+psql_q -c "COPY (SELECT * FROM usage_events) TO STDOUT" >"$TMP/ceiling.copy" ||
+	die "could not export the stored rows"
+COPY_ROWS=$(wc -l <"$TMP/ceiling.copy")
+stop_server "$TG_PID"
+SERVER_PID=
+
+note "the same $COPY_ROWS rows through psql's \\copy into usage_events"
+reset_ingest_tables
+before=$(backend_count)
+measure_start
+t0=$(date +%s.%N)
+run_waited psql "$DB_URL" -XAtq -v ON_ERROR_STOP=1 -c "\\copy usage_events FROM '$TMP/ceiling.copy'" ||
+	die "COPY into usage_events failed"
+t1=$(date +%s.%N)
+settle_backends "$before"
+measure_end "$COPY_ROWS"
+R_RPS=$(awk -v n="$COPY_ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+R_P50=n/a
+R_P99=n/a
+CEIL_COPY=$(result)
+COPY_SECONDS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+check_rows "COPY" "$COPY_ROWS" copy
+CHECK_COPY=$CHECK
+
+# 4b. One event a request from many connections, against one INSERT a
+# transaction through pgbench.
+start_ingest_server single
+note "POST /v1/usage, one event a request, $SINGLE_CONNECTIONS connections"
+run_loadgen single 0 "$SINGLE_CONNECTIONS"
+OURS_SINGLE=$(result)
+SINGLE_RUN=$(loadgen_summary "$L_OUT")
+check_rows "single events" "$(lg acked "$L_OUT")" tollgate
+CHECK_SINGLE=$CHECK
+RSS_SINGLE="$(mib "$RSS_START") at start, peak (VmHWM) $(mib "$(peak_rss)")"
+write_single_sql "$TMP/single.sql"
+stop_server "$TG_PID"
+SERVER_PID=
+if [[ -n $PGBENCH ]]; then
+	note "one INSERT a transaction through pgbench -M prepared ($SINGLE_CONNECTIONS clients)"
+	reset_ingest_tables
+	PGBENCH_SECONDS=${INGEST_DURATION%s} PGBENCH_AFTER_WARMUP=reset_ingest_tables \
+		run_pgbench prepared "$TMP/single.sql" "$SINGLE_CONNECTIONS"
+	CEIL_SINGLE=$(result)
+	check_rows "pgbench" "$(awk '/^number of transactions actually processed:/ { print $6 }' \
+		"$TMP/pgbench-prepared-single.txt")" ids
+	CHECK_PGBENCH=$CHECK
+else
+	note "warning: pgbench not found; single events have no ceiling"
+	CEIL_SINGLE="0 n/a n/a n/a n/a"
+	CHECK_PGBENCH="(no pgbench)"
+fi
+ingest_row "POST /v1/usage, $BATCH_EVENTS events/request, c$BATCH_CONNECTIONS" "$OURS_BATCH" \
+	"COPY same rows into usage_events" "$CEIL_COPY" \
+	"$(awk -v r="$(ratio "${OURS_BATCH%% *}" "${CEIL_COPY%% *}")" -v t="$TARGET_BATCH_RATIO" \
+		'BEGIN { printf "ratio>=%s %s", t, (r + 0 >= t ? "met" : "NOT MET") }')"
+ingest_row "POST /v1/usage, 1 event/request, c$SINGLE_CONNECTIONS" "$OURS_SINGLE" \
+	"pgbench -c$SINGLE_CONNECTIONS, 1 INSERT/tx" "$CEIL_SINGLE" \
+	"$(awk -v o="${OURS_SINGLE%% *}" -v t="$TARGET_SINGLE_RATE" \
+		'BEGIN { printf ">=%d ev/s %s", t, (o + 0 >= t ? "met" : "NOT MET") }')"
+
 echo
 print_tables
 echo
@@ -547,4 +867,33 @@ echo "  each time, as PQexecParams does: the like-for-like ceiling. -M prepared 
 echo "  per connection: the ceiling if tollgate prepared its statements. pgbench's latencies are per"
 echo "  query at $PG_CLIENTS in flight, wrk's per request at $CONNECTIONS in flight: compare r/s, not ms."
 echo "access log (stderr to a file): ${LOG_SIZES[0]}; ${LOG_SIZES[1]}"
+echo
+echo "== ingest, Postgres durable ($DURABILITY; not PG_FAST)"
+print_ingest_tables
+echo
+echo "checks (rows stored against events acknowledged with a 2xx, once the load generator has drained):"
+echo "  $CHECK_BATCH"
+echo "       load: $BATCH_RUN"
+echo "  $CHECK_COPY"
+echo "  $CHECK_SINGLE"
+echo "       load: $SINGLE_RUN"
+echo "  $CHECK_PGBENCH"
+echo "peak RSS of tollgate serve (VmHWM, warm-up + run): batches $RSS_BATCH; single events $RSS_SINGLE"
+echo "load: bench/loadgen, $WRK_THREADS epoll threads, keep-alive; ${WARMUP} warm-up, then ${INGEST_DURATION} of sending, then"
+echo "  a drain (no new requests; every reply awaited). ev/s = events acknowledged by replies received within"
+echo "  the ${INGEST_DURATION}; latencies per request. Every run starts on emptied usage_events, usage_event_ids and"
+echo "  spend_hourly (partitions, indexes and the 200 users kept) after a CHECKPOINT. tollgate: log level info,"
+echo "  default --threads/--db-pool, --max-body $INGEST_MAX_BODY, --spool-dir in the temp folder."
+echo "events: realistic and varied: 4 teams, 8 projects, 200 users, openai gpt-4o (60%) / gpt-4o-mini, uncached"
+echo "  input, cache reads on 60%, output, latency, request_id, 2 tags, 2% errors, over the last 50 minutes;"
+echo "  about $((BATCH_BODY / BATCH_EVENTS)) bytes of JSON each ($BATCH_BODY-byte requests of $BATCH_EVENTS)."
+echo "batches: tollgate decodes, prices and hashes on the HTTP threads; one writer commits each group of"
+echo "  waiting requests: COPY into a temp table, ids claimed in usage_event_ids, users, usage_events, the"
+echo "  spend_hourly upsert, one COMMIT. Ceiling: the $COPY_ROWS rows tollgate stored in the run, exported and"
+echo "  loaded back by one psql \\copy into the emptied usage_events (same partitions and indexes), in"
+echo "  ${COPY_SECONDS} s: usage_events alone, no idempotency, no rollups, no HTTP. Target: ratio >= $TARGET_BATCH_RATIO."
+echo "single events: each request is one event; concurrent requests share the writer's group commit."
+echo "  Ceiling: pgbench -M prepared, $SINGLE_CONNECTIONS clients, one autocommit statement a transaction that"
+echo "  claims the id in usage_event_ids (ON CONFLICT DO NOTHING) and inserts a row like tollgate's into"
+echo "  usage_events (ids from client id and a sequence). Target: >= $TARGET_SINGLE_RATE events/s."
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
