@@ -54,6 +54,8 @@ static const struct entry table[] = {
      "bytes the spool may hold (then 503); 0 turns the spool off"},
     {"batch-max", "TOLLGATE_BATCH_MAX", T_INT, F(batch_max), "10000", 1, 100000,
      "usage events in one request (413 above it)"},
+    {"ingest-writers", "TOLLGATE_INGEST_WRITERS", T_INT, F(ingest_writers), "2", 1, 16,
+     "ingest writer threads, each group-committing on its own Postgres connection"},
 };
 
 #define N_ENTRIES (sizeof(table) / sizeof(table[0]))

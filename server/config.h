@@ -28,6 +28,7 @@ struct config {
     char *spool_dir;       /* folder of the ingest spool */
     long spool_max;        /* bytes the spool may hold; 0 = no spool */
     long batch_max;        /* events in one POST /v1/usage */
+    long ingest_writers;   /* writer threads (each with its own connection) */
 };
 
 /* A command's own option, such as `keys create --role`. */

@@ -186,7 +186,7 @@ static bool start_writer(const struct config *cfg, struct app *app)
         return false;
     }
     app->writer = writer_start(cfg->database_url, cfg->spool_max > 0 ? cfg->spool_dir : NULL,
-                               cfg->spool_max, err, sizeof(err));
+                               cfg->spool_max, (int)cfg->ingest_writers, err, sizeof(err));
     if (!app->writer)
         fail(err, NULL);
     return app->writer != NULL;

@@ -24,12 +24,26 @@
 
 #define GROUP_MAX_ROWS 20000 /* rows per transaction; more wait for the next */
 
+#define MAX_LANES 16
+
+struct writer;
+
+/* One writer thread and its own connection. */
+struct lane {
+    struct writer *w;
+    PGconn *pg;
+    bool staged;         /* the staging table exists on pg */
+    time_t next_connect; /* back off reconnects while Postgres is down */
+    pthread_t thread;
+    bool started;
+};
+
 struct writer {
     char *url;
-    PGconn *pg;
-    bool staged; /* the staging table exists on pg */
-    pthread_t thread;
-    pthread_mutex_t mu;
+    struct lane lanes[MAX_LANES];
+    int n_lanes;
+    pthread_mutex_t mu;       /* the queue and the counters */
+    pthread_mutex_t spool_mu; /* the spool file: one lane appends or replays at a time */
     pthread_cond_t cv;
     struct writer_job *head, *tail;
     bool stopping;
@@ -37,7 +51,6 @@ struct writer {
     long long spool_max;
     int spool_fd;
     long long spool_size;
-    time_t next_connect; /* back off reconnects while Postgres is down */
     struct writer_stats st;
 };
 
@@ -50,7 +63,7 @@ static const char stage_sql[] =
     " status text, latency_ms integer, mode text, input_uncached bigint, cache_read bigint,"
     " cache_write_5m bigint, cache_write_1h bigint, output bigint, reasoning bigint,"
     " list_cost numeric, effective_cost numeric, price_id bigint, tags jsonb, source text,"
-    " content_hash bytea, accepted boolean NOT NULL DEFAULT false) ON COMMIT DELETE ROWS";
+    " content_hash bytea) ON COMMIT DELETE ROWS";
 
 static const char copy_sql[] =
     "COPY ingest_stage (seq, org_id, event_id, ts, team_id, project_id, user_ext, api_key_id,"
@@ -59,48 +72,51 @@ static const char copy_sql[] =
     " reasoning, list_cost, effective_cost, price_id, tags, source, content_hash) FROM STDIN";
 
 /*
- * The set-based write, after the COPY: claim new ids (the first row of each
- * id in the group), make users, insert events, add to rollups. Rows are
- * taken in key order so that concurrent writers lock in the same order.
+ * The set-based write, after the COPY. First the month partitions and the
+ * users the rows need. Then one statement: claim the new ids (the first row
+ * of each id in the group), insert the events, add them to the rollups,
+ * and name the rows not accepted: the same content as the stored id
+ * (duplicate, 't') or not (conflict, 'f'). An id first seen in this very
+ * group is not yet visible to the statement's own reads, so a repeat of it
+ * is compared with the group's first row of that id. Rows are taken in key
+ * order so that concurrent writers lock in the same order.
  */
 static const char apply_sql[] =
-    "WITH new AS (INSERT INTO usage_event_ids (org_id, event_id, ts, content_hash)"
-    "  SELECT DISTINCT ON (org_id, event_id) org_id, event_id, ts, content_hash"
-    "  FROM ingest_stage ORDER BY org_id, event_id, seq"
-    "  ON CONFLICT DO NOTHING RETURNING org_id, event_id),"
-    " first AS (SELECT DISTINCT ON (org_id, event_id) seq, org_id, event_id FROM ingest_stage"
-    "  ORDER BY org_id, event_id, seq)"
-    " UPDATE ingest_stage s SET accepted = true FROM new JOIN first USING (org_id, event_id)"
-    " WHERE s.seq = first.seq;\n"
     "SELECT usage_events_ensure_partition(m) FROM (SELECT DISTINCT date_trunc('month', ts) m"
-    " FROM ingest_stage WHERE accepted) x"
+    " FROM ingest_stage) x"
     " WHERE to_regclass('usage_events_' || to_char(m AT TIME ZONE 'UTC', 'YYYY_MM')) IS NULL;\n"
+    /* users first, in their own statement: the next one's snapshot must see them, also
+       when another writer made one of them concurrently */
     "INSERT INTO users (org_id, external_id, team_id)"
     " SELECT DISTINCT ON (org_id, user_ext) org_id, user_ext, team_id FROM ingest_stage"
-    " WHERE accepted AND user_ext IS NOT NULL ORDER BY org_id, user_ext ON CONFLICT DO NOTHING;\n"
-    "INSERT INTO usage_events (org_id, event_id, ts, team_id, project_id, user_id, api_key_id,"
-    " provider, model, raw_provider, raw_model, requested_model, request_id, status, latency_ms,"
-    " mode, input_uncached, cache_read, cache_write_5m, cache_write_1h, output, reasoning,"
-    " list_cost, effective_cost, price_id, tags, source, content_hash)"
-    " SELECT s.org_id, s.event_id, s.ts, s.team_id, s.project_id, u.id,"
-    " coalesce(s.api_key_id, s.ingest_key), s.provider, s.model, s.raw_provider, s.raw_model,"
-    " s.requested_model, s.request_id, s.status, s.latency_ms, s.mode, s.input_uncached,"
-    " s.cache_read, s.cache_write_5m, s.cache_write_1h, s.output, s.reasoning, s.list_cost,"
-    " s.effective_cost, s.price_id, s.tags, s.source, s.content_hash"
-    " FROM ingest_stage s LEFT JOIN users u ON u.org_id = s.org_id AND u.external_id = s.user_ext"
-    " WHERE s.accepted;\n"
-    "INSERT INTO spend_hourly AS h " ROLLUP_COLUMNS
-    " SELECT s.org_id, date_trunc('hour', s.ts), s.team_id, s.project_id, u.id, s.provider,"
-    " s.model, s.mode, count(*), count(*) FILTER (WHERE s.status = 'error'),"
-    " count(*) FILTER (WHERE s.price_id IS NULL), sum(s.input_uncached), sum(s.cache_read),"
-    " sum(s.cache_write_5m), sum(s.cache_write_1h), sum(s.output), sum(s.reasoning),"
-    " sum(s.list_cost), sum(s.effective_cost)"
-    " FROM ingest_stage s LEFT JOIN users u ON u.org_id = s.org_id AND u.external_id = s.user_ext"
-    " WHERE s.accepted GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8" ROLLUP_ADD
-    ";\n"
-    /* what became of the rows not accepted: the same content (duplicate) or not (conflict) */
-    "SELECT s.seq, i.content_hash = s.content_hash FROM ingest_stage s"
-    " JOIN usage_event_ids i USING (org_id, event_id) WHERE NOT s.accepted";
+    " WHERE user_ext IS NOT NULL ORDER BY org_id, user_ext ON CONFLICT DO NOTHING;\n"
+    "WITH first AS (SELECT DISTINCT ON (org_id, event_id) * FROM ingest_stage"
+    "  ORDER BY org_id, event_id, seq),"
+    " new AS (INSERT INTO usage_event_ids (org_id, event_id, ts, content_hash)"
+    "  SELECT org_id, event_id, ts, content_hash FROM first"
+    "  ON CONFLICT DO NOTHING RETURNING org_id, event_id),"
+    " acc AS (SELECT f.* FROM first f JOIN new USING (org_id, event_id)),"
+    " ev AS (INSERT INTO usage_events (org_id, event_id, ts, team_id, project_id, user_id,"
+    "  api_key_id, provider, model, raw_provider, raw_model, requested_model, request_id, status,"
+    "  latency_ms, mode, input_uncached, cache_read, cache_write_5m, cache_write_1h, output,"
+    "  reasoning, list_cost, effective_cost, price_id, tags, source, content_hash)"
+    "  SELECT a.org_id, a.event_id, a.ts, a.team_id, a.project_id, u.id,"
+    "  coalesce(a.api_key_id, a.ingest_key), a.provider, a.model, a.raw_provider, a.raw_model,"
+    "  a.requested_model, a.request_id, a.status, a.latency_ms, a.mode, a.input_uncached,"
+    "  a.cache_read, a.cache_write_5m, a.cache_write_1h, a.output, a.reasoning, a.list_cost,"
+    "  a.effective_cost, a.price_id, a.tags, a.source, a.content_hash FROM acc a"
+    "  LEFT JOIN users u ON u.org_id = a.org_id AND u.external_id = a.user_ext RETURNING *),"
+    " rollup AS (INSERT INTO spend_hourly AS h " ROLLUP_COLUMNS
+    "  SELECT org_id, date_trunc('hour', ts), team_id, project_id, user_id, provider, model, mode,"
+    "  count(*), count(*) FILTER (WHERE status = 'error'), count(*) FILTER (WHERE price_id IS "
+    "NULL),"
+    "  sum(input_uncached), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),"
+    "  sum(reasoning), sum(list_cost), sum(effective_cost)"
+    "  FROM ev GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8" ROLLUP_ADD ")"
+    " SELECT s.seq, coalesce(i.content_hash, f.content_hash) = s.content_hash FROM ingest_stage s"
+    " JOIN first f USING (org_id, event_id)"
+    " LEFT JOIN usage_event_ids i ON i.org_id = s.org_id AND i.event_id = s.event_id"
+    " WHERE NOT EXISTS (SELECT 1 FROM acc a WHERE a.seq = s.seq)";
 
 /* ---- COPY lines ---- */
 
@@ -508,8 +524,9 @@ failed:
  * instead of letting one bad line hold up all ingest. Returns false only
  * when Postgres went away meanwhile (then the spool is kept as it is).
  */
-static bool spool_salvage(struct writer *w, const char *data, size_t len, enum row_outcome *outcome)
+static bool spool_salvage(struct lane *l, const char *data, size_t len, enum row_outcome *outcome)
 {
+    struct writer *w = l->w;
     char path[700], err[512];
     size_t seq = 0, rejected = 0;
     int bad = -1;
@@ -526,9 +543,9 @@ static bool spool_salvage(struct writer *w, const char *data, size_t len, enum r
         tab = memchr(p, '\t', (size_t)(nl - p));
         put(&one, "0", 1);
         put(&one, tab ? tab : nl, (size_t)(nl + 1 - (tab ? tab : nl)));
-        if (!one.oom && write_lines(w->pg, &w->staged, one.p, one.len, 1, &o, err, sizeof(err))) {
+        if (!one.oom && write_lines(l->pg, &l->staged, one.p, one.len, 1, &o, err, sizeof(err))) {
             outcome[seq] = o;
-        } else if (conn_lost(w->pg)) {
+        } else if (conn_lost(l->pg)) {
             free(one.p);
             if (bad >= 0)
                 close(bad);
@@ -553,9 +570,23 @@ static bool spool_salvage(struct writer *w, const char *data, size_t len, enum r
     return true;
 }
 
-/* Replays the whole spool in one transaction, then empties it. */
-static bool spool_replay(struct writer *w)
+static bool spool_replay_locked(struct lane *l);
+
+/* Replays the whole spool in one transaction, then empties it. Takes spool_mu. */
+static bool spool_replay(struct lane *l)
 {
+    struct writer *w = l->w;
+    bool ok;
+
+    pthread_mutex_lock(&w->spool_mu);
+    ok = spool_replay_locked(l);
+    pthread_mutex_unlock(&w->spool_mu);
+    return ok;
+}
+
+static bool spool_replay_locked(struct lane *l)
+{
+    struct writer *w = l->w;
     char *data = NULL, err[512];
     size_t n = 0, len = (size_t)w->spool_size;
     enum row_outcome *outcome = NULL;
@@ -602,13 +633,15 @@ static bool spool_replay(struct writer *w)
         len = fixed.len;
         n = seq;
     }
-    if (!write_lines(w->pg, &w->staged, data ? data : "", len, n, outcome, err, sizeof(err))) {
+    if (!write_lines(l->pg, &l->staged, data ? data : "", len, n, outcome, err, sizeof(err))) {
         log_warn(NULL, "spool replay failed: %s", err);
-        if (conn_lost(w->pg) || !spool_salvage(w, data ? data : "", len, outcome))
+        if (conn_lost(l->pg) || !spool_salvage(l, data ? data : "", len, outcome))
             goto out;
     }
     for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&w->mu);
         w->st.accepted += outcome[i] == ROW_ACCEPTED;
+        pthread_mutex_unlock(&w->mu);
         metrics_add(M_EVENTS_ACCEPTED, outcome[i] == ROW_ACCEPTED);
     }
     log_info(NULL, "replayed %zu spooled events (%lld bytes) into Postgres", n, w->spool_size);
@@ -625,32 +658,34 @@ out:
 
 /* ---- the thread ---- */
 
-static bool ensure_conn(struct writer *w)
+static bool ensure_conn(struct lane *l)
 {
+    struct writer *w = l->w;
     char err[512];
     time_t now = time(NULL);
 
-    if (!conn_lost(w->pg))
+    if (!conn_lost(l->pg))
         return true;
-    if (now < w->next_connect)
+    if (now < l->next_connect)
         return false;
-    if (w->pg)
-        PQfinish(w->pg);
-    w->staged = false;
-    w->pg = PQconnectdb(w->url);
-    if (conn_lost(w->pg)) {
-        snprintf(err, sizeof(err), "%s", w->pg ? PQerrorMessage(w->pg) : "out of memory");
+    if (l->pg)
+        PQfinish(l->pg);
+    l->staged = false;
+    l->pg = PQconnectdb(w->url);
+    if (conn_lost(l->pg)) {
+        snprintf(err, sizeof(err), "%s", l->pg ? PQerrorMessage(l->pg) : "out of memory");
         log_warn(NULL, "writer: Postgres unreachable: %.*s", (int)strcspn(err, "\n"), err);
         metrics_db_error();
-        w->next_connect = now + 1;
+        l->next_connect = now + 1;
         return false;
     }
-    PQclear(PQexec(w->pg, "SET TIME ZONE 'UTC'; SET client_min_messages = warning"));
+    PQclear(PQexec(l->pg, "SET TIME ZONE 'UTC'; SET client_min_messages = warning"));
     return true;
 }
 
 static void count(struct writer *w, struct writer_job *jobs)
 {
+    pthread_mutex_lock(&w->mu);
     for (struct writer_job *j = jobs; j; j = j->next) {
         for (size_t i = 0; i < j->n; i++) {
             switch (j->rows[i].outcome) {
@@ -675,11 +710,13 @@ static void count(struct writer *w, struct writer_job *jobs)
             }
         }
     }
+    pthread_mutex_unlock(&w->mu);
 }
 
 /* Writes one group of jobs: to Postgres, else to the spool. */
-static void write_group(struct writer *w, struct writer_job *jobs)
+static void write_group(struct lane *l, struct writer_job *jobs)
 {
+    struct writer *w = l->w;
     size_t len = 0, n = 0;
     char *data = join_jobs(jobs, &len, &n), err[512] = "";
     enum row_outcome *outcome = calloc(n ? n : 1, sizeof(*outcome));
@@ -688,14 +725,17 @@ static void write_group(struct writer *w, struct writer_job *jobs)
         set_outcomes(jobs, NULL, ROW_FAILED);
         goto out;
     }
-    if (ensure_conn(w) && (w->spool_size == 0 || spool_replay(w))) {
-        if (write_lines(w->pg, &w->staged, data, len, n, outcome, err, sizeof(err))) {
+    for (int attempt = 0; attempt < 2 && ensure_conn(l) && (w->spool_size == 0 || spool_replay(l));
+         attempt++) {
+        if (write_lines(l->pg, &l->staged, data, len, n, outcome, err, sizeof(err))) {
             set_outcomes(jobs, outcome, ROW_ACCEPTED);
+            pthread_mutex_lock(&w->mu);
             w->st.commits++;
+            pthread_mutex_unlock(&w->mu);
             metrics_add(M_INGEST_COMMITS, 1);
             goto out;
         }
-        if (!conn_lost(w->pg)) {
+        if (!conn_lost(l->pg)) {
             /* Postgres refused the group: retry each job alone so one cannot sink the others. */
             log_error(NULL, "writer: group of %zu rows failed: %s", n, err);
             metrics_db_error();
@@ -703,7 +743,7 @@ static void write_group(struct writer *w, struct writer_job *jobs)
                 for (struct writer_job *j = jobs, *next; j; j = next) {
                     next = j->next;
                     j->next = NULL;
-                    write_group(w, j);
+                    write_group(l, j);
                     j->next = next;
                 }
                 goto out_counted;
@@ -713,8 +753,13 @@ static void write_group(struct writer *w, struct writer_job *jobs)
         }
         log_warn(NULL, "writer: lost Postgres: %s", err);
         metrics_db_error();
+        /* A connection can die unnoticed (a Postgres restart): try a fresh one once. */
+        l->next_connect = 0;
     }
-    if (spool_append(w, data, len))
+    pthread_mutex_lock(&w->spool_mu);
+    bool spooled = spool_append(w, data, len);
+    pthread_mutex_unlock(&w->spool_mu);
+    if (spooled)
         set_outcomes(jobs, NULL, ROW_SPOOLED);
     else
         set_outcomes(jobs, NULL, ROW_UNAVAILABLE);
@@ -727,7 +772,8 @@ out_counted:
 
 static void *writer_main(void *arg)
 {
-    struct writer *w = arg;
+    struct lane *l = arg;
+    struct writer *w = l->w;
 
     for (;;) {
         struct writer_job *jobs, *last, *rest;
@@ -762,24 +808,24 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
 
         if (!jobs) {
-            if (ensure_conn(w))
-                spool_replay(w);
+            if (ensure_conn(l))
+                spool_replay(l);
             continue;
         }
-        write_group(w, jobs);
+        write_group(l, jobs);
         for (struct writer_job *j = jobs, *next; j; j = next) {
             next = j->next;
             j->next = NULL;
             j->done(j);
         }
     }
-    if (w->spool_size && ensure_conn(w))
-        spool_replay(w);
+    if (w->spool_size && ensure_conn(l))
+        spool_replay(l);
     return NULL;
 }
 
-struct writer *writer_start(const char *url, const char *spool_dir, long long spool_max, char *err,
-                            size_t errlen)
+struct writer *writer_start(const char *url, const char *spool_dir, long long spool_max, int lanes,
+                            char *err, size_t errlen)
 {
     struct writer *w = calloc(1, sizeof(*w));
 
@@ -788,20 +834,26 @@ struct writer *writer_start(const char *url, const char *spool_dir, long long sp
         goto failed;
     }
     w->spool_max = spool_max;
+    w->n_lanes = lanes < 1 ? 1 : lanes > MAX_LANES ? MAX_LANES : lanes;
     if (!spool_open(w, err, errlen))
         goto failed;
     pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->spool_mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    (void)ensure_conn(w); /* a down Postgres at start is not fatal: we spool */
-    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-        snprintf(err, errlen, "cannot start the writer thread");
-        goto failed;
+    for (int i = 0; i < w->n_lanes; i++) {
+        struct lane *l = &w->lanes[i];
+        l->w = w;
+        (void)ensure_conn(l); /* a down Postgres at start is not fatal: we spool */
+        if (pthread_create(&l->thread, NULL, writer_main, l) != 0) {
+            snprintf(err, errlen, "cannot start a writer thread");
+            writer_stop(&w);
+            return NULL;
+        }
+        l->started = true;
     }
     return w;
 failed:
     if (w) {
-        if (w->pg)
-            PQfinish(w->pg);
         if (w->spool_fd > 0)
             close(w->spool_fd);
         free(w->spool_path);
@@ -832,14 +884,18 @@ void writer_stop(struct writer **wp)
         return;
     pthread_mutex_lock(&w->mu);
     w->stopping = true;
-    pthread_cond_signal(&w->cv);
+    pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
-    if (w->pg)
-        PQfinish(w->pg);
+    for (int i = 0; i < w->n_lanes; i++) {
+        if (w->lanes[i].started)
+            pthread_join(w->lanes[i].thread, NULL);
+        if (w->lanes[i].pg)
+            PQfinish(w->lanes[i].pg);
+    }
     if (w->spool_fd >= 0)
         close(w->spool_fd);
     pthread_mutex_destroy(&w->mu);
+    pthread_mutex_destroy(&w->spool_mu);
     pthread_cond_destroy(&w->cv);
     free(w->spool_path);
     free(w->url);

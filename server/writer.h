@@ -63,13 +63,14 @@ struct writer_stats {
 struct writer;
 
 /*
- * Starts the writer thread on its own connection to url. It spools to the
+ * Starts lanes writer threads, each on its own connection to url, taking
+ * groups from one queue. It spools to the
  * first free file in spool_dir (see writer.c); spool_dir NULL or spool_max 0
  * disables the spool. A spool left by an earlier run is replayed before new
  * work once Postgres answers.
  */
-struct writer *writer_start(const char *url, const char *spool_dir, long long spool_max, char *err,
-                            size_t errlen);
+struct writer *writer_start(const char *url, const char *spool_dir, long long spool_max, int lanes,
+                            char *err, size_t errlen);
 
 /* Queues a job; done(job) will be called exactly once. Any thread. */
 void writer_submit(struct writer *w, struct writer_job *job);

@@ -644,7 +644,8 @@ Test(config, dump_defaults)
                            "unknown-teams = reject\n"
                            "spool-dir = var/spool\n"
                            "spool-max = 268435456\n"
-                           "batch-max = 10000\n");
+                           "batch-max = 10000\n"
+                           "ingest-writers = 2\n");
     free(text);
     config_free(&c);
 }
