@@ -156,23 +156,14 @@ static void field_text(struct line *l, const char *s, bool empty_null)
         put(l, "\\N", 2);
         return;
     }
-    for (const char *p = s; *p; p++) {
-        switch (*p) {
-        case '\\':
-            put(l, "\\\\", 2);
+    while (*s) { /* plain runs at once; only \\, tab, newline and return need escapes */
+        size_t run = strcspn(s, "\\\t\n\r");
+        put(l, s, run);
+        s += run;
+        if (!*s)
             break;
-        case '\t':
-            put(l, "\\t", 2);
-            break;
-        case '\n':
-            put(l, "\\n", 2);
-            break;
-        case '\r':
-            put(l, "\\r", 2);
-            break;
-        default:
-            put(l, p, 1);
-        }
+        put(l, *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" : *s == '\n' ? "\\n" : "\\r", 2);
+        s++;
     }
 }
 
