@@ -5,8 +5,12 @@
  * the result must satisfy the event's invariants: on success every field
  * within its limits and a canonical text that is stable and survives a
  * round trip through the normalized form; on failure a 400 or 422 with a
- * known code and a valid UTF-8 field. Bytes that are no JSON object are
- * tried as a timestamp: what parses must format and parse back the same.
+ * known code and a valid UTF-8 field. An event that came as a whole
+ * response must mean the same as its usage object sent with the id,
+ * model, mode and format it was given, and a usage object whose format
+ * was detected the same as with that format named. Bytes that are no
+ * JSON object are tried as a timestamp: what parses must format and parse
+ * back the same.
  */
 #include "event.h"
 
@@ -132,6 +136,60 @@ static void check_success(const struct usage_event *ev)
     json_decref(o);
 }
 
+/* Decodes o (at the receive time now) and checks its canonical text is text[0..n). */
+static void check_same(json_t *o, int64_t now, const char *text, size_t n)
+{
+    static char again[EVENT_CANONICAL_MAX];
+    struct usage_event ev2;
+    struct event_error err;
+
+    if (!event_decode(o, now, &ev2, &err)) {
+        fprintf(stderr, "refused: %d %s %s: %s\n", err.status, err.code, err.field, err.message);
+        CHECK(!"the same event in another form is refused");
+    }
+    CHECK(event_canonical(&ev2, again, sizeof(again)) == n && memcmp(text, again, n) == 0);
+    event_clear(&ev2);
+}
+
+/*
+ * The other usage forms of a decoded event j: a whole response as its
+ * usage object (the response's usage, id, model and tier made explicit),
+ * a detected usage object with its format named. Both give the same text.
+ */
+static void check_forms(const json_t *j, const struct usage_event *ev)
+{
+    static const char *const modes[] = {"standard", "batch", "flex", "priority"};
+    static char text[EVENT_CANONICAL_MAX];
+    const json_t *response = json_object_get(j, "response");
+    const json_t *usage = json_object_get(j, "usage");
+    int64_t now = ev->ts_given ? NOW + 1000 : NOW;
+    size_t n = event_canonical(ev, text, sizeof(text));
+    json_t *o;
+
+    if (json_is_object(response)) {
+        /* The format's own usage member, else the other (usage.h). */
+        bool gemini = strcmp(ev->usage_format, "gemini") == 0;
+        const json_t *u = json_object_get(response, gemini ? "usageMetadata" : "usage");
+        if (!u || json_is_null(u))
+            u = json_object_get(response, gemini ? "usage" : "usageMetadata");
+        o = json_copy((json_t *)j);
+        json_object_del(o, "response");
+        json_object_set(o, "usage", (json_t *)u);
+        json_object_set_new(o, "usage_format", json_string(ev->usage_format));
+        json_object_set_new(o, "id", json_string(ev->id));
+        json_object_set_new(o, "model", json_string(ev->model));
+        json_object_set_new(o, "requested_model", json_string(ev->requested_model));
+        json_object_set_new(o, "mode", json_string(modes[ev->mode]));
+        check_same(o, now, text, n);
+        json_decref(o);
+    } else if (json_is_object(usage) && !json_object_get(j, "usage_format")) {
+        o = json_copy((json_t *)j);
+        json_object_set_new(o, "usage_format", json_string(ev->usage_format));
+        check_same(o, now, text, n);
+        json_decref(o);
+    }
+}
+
 static void check_failure(const struct usage_event *ev, const struct event_error *err)
 {
     static const char *const codes[] = {"missing_field", "invalid_type", "unknown_field",
@@ -181,6 +239,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (event_decode(j, NOW, &ev, &err)) {
         check_success(&ev);
+        check_forms(j, &ev);
         event_clear(&ev);
         CHECK(ev.tags == NULL);
     } else {

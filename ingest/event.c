@@ -37,6 +37,7 @@ static const char *const known_members[] = {
     "mode",
     "usage",
     "usage_format",
+    "response",
     "input_tokens",
     "cache_read_tokens",
     "cache_write_5m_tokens",
@@ -140,16 +141,44 @@ static bool slug_valid(const char *s, size_t len)
 }
 
 /*
- * Reads the optional string member name of obj into dst (max bytes, plus a
- * NUL): 1..max bytes with no control characters, or a slug when slug is
- * set. *given tells whether it was there (absent or null: dst untouched).
+ * Copies the string v (field names it in errors) into dst (max bytes, plus
+ * a NUL): 1..max bytes with no control characters, or a slug when slug is
+ * set.
+ */
+static bool copy_string(const json_t *v, const char *field, bool slug, size_t max, char *dst,
+                        struct event_error *err)
+{
+    const char *s;
+    size_t len;
+
+    if (!json_is_string(v))
+        return fail(err, 400, "invalid_type", field, "%s must be a string", field);
+    s = json_string_value(v);
+    len = json_string_length(v);
+    if (slug) {
+        if (!slug_valid(s, len))
+            return fail(err, 422, "invalid_value", field,
+                        "%s must be a slug: [a-z0-9][a-z0-9._-]{0,62}", field);
+    } else {
+        if (len < 1 || len > max)
+            return fail(err, 422, "invalid_value", field, "%s must be 1 to %zu bytes", field, max);
+        if (!no_controls(s, len))
+            return fail(err, 422, "invalid_value", field, "%s must not hold control characters",
+                        field);
+    }
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+    return true;
+}
+
+/*
+ * Reads the optional string member name of obj into dst as copy_string
+ * does. *given tells whether it was there (absent or null: dst untouched).
  */
 static bool get_string(const json_t *obj, const char *name, bool required, bool slug, size_t max,
                        char *dst, bool *given, struct event_error *err)
 {
     const json_t *v = member(obj, name);
-    const char *s;
-    size_t len;
 
     *given = false;
     if (!v) {
@@ -157,23 +186,8 @@ static bool get_string(const json_t *obj, const char *name, bool required, bool 
             return fail(err, 400, "missing_field", name, "%s is required", name);
         return true;
     }
-    if (!json_is_string(v))
-        return fail(err, 400, "invalid_type", name, "%s must be a string", name);
-    s = json_string_value(v);
-    len = json_string_length(v);
-    if (slug) {
-        if (!slug_valid(s, len))
-            return fail(err, 422, "invalid_value", name,
-                        "%s must be a slug: [a-z0-9][a-z0-9._-]{0,62}", name);
-    } else {
-        if (len < 1 || len > max)
-            return fail(err, 422, "invalid_value", name, "%s must be 1 to %zu bytes", name, max);
-        if (!no_controls(s, len))
-            return fail(err, 422, "invalid_value", name, "%s must not hold control characters",
-                        name);
-    }
-    memcpy(dst, s, len);
-    dst[len] = '\0';
+    if (!copy_string(v, name, slug, max, dst, err))
+        return false;
     *given = true;
     return true;
 }
@@ -304,37 +318,84 @@ static bool get_normalized(const json_t *obj, struct tokens *t, struct event_err
     return true;
 }
 
-/* The usage, in either form, into ev->tokens (and ev->mode when no explicit mode). */
-static bool get_usage(const json_t *obj, struct usage_event *ev, bool mode_given,
-                      struct event_error *err)
+/*
+ * A whole provider response into ev: its usage (and tier, when the event
+ * gave no mode), and its id and model where the event gave none. fmt is
+ * usage_format, or NULL to tell the format from the response.
+ */
+static bool get_response(const json_t *response, const char *fmt, struct usage_event *ev,
+                         bool mode_given, bool id_given, bool model_given, struct event_error *err)
+{
+    struct usage_response r;
+
+    if (!usage_decode_response(fmt, response, ev->provider, &r, mode_given ? NULL : &ev->mode, err))
+        return false;
+    if (!id_given) {
+        if (!r.id)
+            return fail(err, 400, "missing_field", "id",
+                        "id is required: the response carries no id (%s)",
+                        r.id_field[0] ? r.id_field : "none in this format");
+        if (!copy_string(r.id, r.id_field, false, EVENT_ID_MAX, ev->id, err))
+            return false;
+    }
+    if (!model_given) {
+        if (!r.model)
+            return fail(err, 400, "missing_field", "model",
+                        "model is required: the response names no model (%s)",
+                        r.model_field[0] ? r.model_field : "none in this format");
+        if (!copy_string(r.model, r.model_field, false, EVENT_NAME_MAX, ev->model, err))
+            return false;
+    }
+    ev->tokens = r.tokens;
+    snprintf(ev->usage_format, sizeof(ev->usage_format), "%s", r.format);
+    return true;
+}
+
+/*
+ * The usage, in one of its three forms (normalized members, a provider's
+ * usage object, a provider's whole response), into ev->tokens, and
+ * ev->mode when the event gave no mode. id_given and model_given: whether
+ * the event had them (a response may supply them).
+ */
+static bool get_usage(const json_t *obj, struct usage_event *ev, bool mode_given, bool id_given,
+                      bool model_given, struct event_error *err)
 {
     const json_t *usage = member(obj, "usage");
     const json_t *format = member(obj, "usage_format");
-    const char *fmt;
+    const json_t *response = member(obj, "response");
+    const char *fmt = NULL;
 
-    if (!usage && !format) {
+    if (!usage && !format && !response) {
         snprintf(ev->usage_format, sizeof(ev->usage_format), "normalized");
         return get_normalized(obj, &ev->tokens, err);
     }
-    if (!usage)
-        return fail(err, 400, "missing_field", "usage", "usage_format is given without usage");
+    if (!usage && !response)
+        return fail(err, 400, "missing_field", "usage",
+                    "usage_format is given without usage or response");
     for (int i = 0; i < N_TOKEN_FIELD; i++) {
         if (member(obj, token_members[i]))
             return fail(err, 400, "conflicting_fields", token_members[i],
-                        "give usage either as normalized token fields or as usage with "
-                        "usage_format, not both");
+                        "give usage either as normalized token fields or as %s, not both",
+                        usage ? "usage (a provider's usage object)"
+                              : "response (a provider's whole response)");
     }
-    if (!json_is_object(usage))
+    if (usage && response)
+        return fail(err, 400, "conflicting_fields", "usage",
+                    "give either usage (a provider's usage object) or response (its whole "
+                    "response), not both");
+    if (usage && !json_is_object(usage))
         return fail(err, 400, "invalid_type", "usage", "usage must be an object");
-    if (!format)
-        return fail(err, 400, "missing_field", "usage_format",
-                    "usage needs usage_format naming its format (\"openai.chat\"); "
-                    "formats are not detected automatically yet");
-    if (!json_is_string(format))
-        return fail(err, 400, "invalid_type", "usage_format", "usage_format must be a string");
-    fmt = json_string_value(format);
-    if (strlen(fmt) != json_string_length(format) || strlen(fmt) >= sizeof(ev->usage_format))
-        return fail(err, 422, "invalid_value", "usage_format", "unknown usage_format");
+    if (format) {
+        if (!json_is_string(format))
+            return fail(err, 400, "invalid_type", "usage_format", "usage_format must be a string");
+        fmt = json_string_value(format);
+        if (strlen(fmt) != json_string_length(format) || strlen(fmt) >= sizeof(ev->usage_format))
+            return fail(err, 422, "invalid_value", "usage_format", "unknown usage_format");
+    }
+    if (response)
+        return get_response(response, fmt, ev, mode_given, id_given, model_given, err);
+    if (!fmt && !(fmt = usage_detect(usage, ev->provider, err)))
+        return false;
     if (!usage_decode(fmt, usage, &ev->tokens, mode_given ? NULL : &ev->mode, err))
         return false;
     snprintf(ev->usage_format, sizeof(ev->usage_format), "%s", fmt);
@@ -404,17 +465,26 @@ static bool get_enums(const json_t *obj, struct usage_event *ev, bool *mode_give
     return true;
 }
 
-/* Decodes obj into *ev (zeroed first; tags left NULL on failure). */
+/*
+ * Decodes obj into *ev (zeroed first; tags left NULL on failure). With a
+ * whole response, id and model may come from it, so their absence is
+ * checked once the response is read.
+ */
 static bool decode(const json_t *obj, int64_t now_us, struct usage_event *ev,
                    struct event_error *err)
 {
-    bool given, mode_given;
+    const json_t *response;
+    bool given, mode_given, id_given, model_given, requested_given;
 
     if (!json_is_object(obj))
         return fail(err, 400, "invalid_type", "", "an event must be a JSON object");
     if (!check_members(obj, err))
         return false;
-    if (!get_string(obj, "id", true, false, EVENT_ID_MAX, ev->id, &given, err) ||
+    response = member(obj, "response");
+    if (response && !json_is_object(response))
+        return fail(err, 400, "invalid_type", "response",
+                    "response must be an object (a provider's whole response body)");
+    if (!get_string(obj, "id", !response, false, EVENT_ID_MAX, ev->id, &id_given, err) ||
         !get_timestamp(obj, now_us, ev, err) ||
         !get_string(obj, "team", true, true, EVENT_SLUG_MAX, ev->team, &given, err) ||
         !get_string(obj, "project", false, true, EVENT_SLUG_MAX, ev->project, &given, err) ||
@@ -423,20 +493,19 @@ static bool decode(const json_t *obj, int64_t now_us, struct usage_event *ev,
     ev->api_key_id = 0;
     if (!get_int(obj, "api_key_id", 1, INT64_MAX, &ev->api_key_id, &given, err) ||
         !get_string(obj, "provider", true, false, EVENT_NAME_MAX, ev->provider, &given, err) ||
-        !get_string(obj, "model", true, false, EVENT_NAME_MAX, ev->model, &given, err) ||
+        !get_string(obj, "model", !response, false, EVENT_NAME_MAX, ev->model, &model_given, err) ||
         !get_string(obj, "requested_model", false, false, EVENT_NAME_MAX, ev->requested_model,
-                    &given, err))
-        return false;
-    if (!given)
-        memcpy(ev->requested_model, ev->model, sizeof(ev->model));
-    if (!get_string(obj, "request_id", false, false, EVENT_NAME_MAX, ev->request_id, &given, err) ||
+                    &requested_given, err) ||
+        !get_string(obj, "request_id", false, false, EVENT_NAME_MAX, ev->request_id, &given, err) ||
         !get_enums(obj, ev, &mode_given, err))
         return false;
     ev->latency_ms = -1;
     /* latency_ms is stored as a 32-bit integer: about 24 days is plenty */
     if (!get_int(obj, "latency_ms", 0, INT32_MAX, &ev->latency_ms, &given, err) ||
-        !get_usage(obj, ev, mode_given, err))
+        !get_usage(obj, ev, mode_given, id_given, model_given, err))
         return false;
+    if (!requested_given)
+        memcpy(ev->requested_model, ev->model, sizeof(ev->model));
     /* Tags last: the only member that allocates, so nothing before needs undoing. */
     return get_tags(obj, &ev->tags, err);
 }

@@ -1,8 +1,10 @@
 /*
  * event: decodes and validates one usage event, a JSON object as clients
- * send it to POST /v1/usage, into the normalized record. Usage comes either
- * as normalized fields or as a provider's own usage object named by
- * usage_format (see usage.h). Pure: no I/O, no clock (the caller passes the
+ * send it to POST /v1/usage, into the normalized record. Usage comes in one
+ * of three forms: normalized fields; a provider's own usage object (`usage`,
+ * its format named by usage_format or told from its shape); or a provider's
+ * whole response body (`response`), which may also supply the id and the
+ * model (see usage.h). Pure: no I/O, no clock (the caller passes the
  * receive time); any thread.
  */
 #ifndef TOLLGATE_EVENT_H
@@ -46,14 +48,16 @@ struct usage_event {
     int64_t latency_ms; /* -1 when absent */
     enum usage_mode mode;
     struct tokens tokens;
-    char usage_format[32]; /* "normalized" or the provider format used */
+    char usage_format[32]; /* "normalized" or the provider format used (given or detected) */
     json_t *tags;          /* an object of string values (owned; never NULL after decode) */
 };
 
 /*
  * Why an event was refused: an HTTP status, a code, the field. Codes:
  *   400 missing_field, invalid_type, unknown_field, conflicting_fields
- *       (normalized token members and `usage` both given);
+ *       (two usage forms given: normalized token members, `usage`,
+ *       `response`); missing_field "usage_format" also when the shape of
+ *       a usage object or response does not tell its format;
  *   422 invalid_value (well-typed but out of range or malformed);
  *   503 out_of_memory (an allocation failed; the event itself may be fine).
  * field and message are valid UTF-8 (field is cut at a character boundary).
@@ -69,9 +73,22 @@ struct event_error {
  * Decodes obj into *ev. now_us is the receive time: the default timestamp,
  * and the reference for the 5-minute future limit. A member whose value is
  * JSON null counts as absent. Strings are refused (422) if they hold
- * control characters (C0, DEL, C1), NUL included. On failure returns false
- * with err filled and *ev zeroed: it holds nothing to free. On success err
- * is untouched; free ev with event_clear.
+ * control characters (C0, DEL, C1), NUL included.
+ *
+ * Usage: the normalized token members; or `usage`, a provider's usage
+ * object, in the format usage_format names or, without usage_format, the
+ * one usage_detect tells from its shape and the event's provider; or
+ * `response`, a provider's whole response body (usage_decode_response),
+ * in the format usage_format names or told from its shape. Only one form
+ * per event (400 conflicting_fields). With a response, `id` and `model`
+ * may be left out: they are then the response's id and model (checked as
+ * the event's own, errors naming e.g. "response.id"), and requested_model
+ * defaults to that model; an event's own id and model win. The mode is
+ * the event's `mode`, else the tier the usage or response states, else
+ * standard. ev->usage_format is the format used.
+ *
+ * On failure returns false with err filled and *ev zeroed: it holds
+ * nothing to free. On success err is untouched; free ev with event_clear.
  */
 bool event_decode(const json_t *obj, int64_t now_us, struct usage_event *ev,
                   struct event_error *err) __attribute__((warn_unused_result));
@@ -83,7 +100,9 @@ void event_clear(struct usage_event *ev);
  * Writes the canonical text of ev's content: every field that defines the
  * event, in a fixed order, with the timestamp only when the client gave
  * one. Two sends of the same event give the same text whatever their
- * member order or usage form; the server hashes it to tell a retry from a
+ * member order or usage form (normalized counts, a usage object, a whole
+ * response, with the same counts, mode, id and model); the usage format
+ * is not part of it. The server hashes it to tell a retry from a
  * conflicting reuse of an id. Every string is length-prefixed, so distinct
  * events never share a text. Returns the length written (excluding the
  * NUL), or 0 (and buf "" if cap > 0) if cap is too small; EVENT_CANONICAL_MAX

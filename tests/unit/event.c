@@ -118,7 +118,7 @@ static bool has_items(const char *have, const char *want, char *missing, size_t 
 
 struct decode_case {
     char name[48];
-    char json[1400];
+    char json[2600];
     int status; /* 0: decodes */
     char code[24];
     char field[64];
@@ -138,6 +138,80 @@ struct decode_case {
 
 /* An openai.chat usage object with its format. */
 #define OAI(...) "'usage_format':'openai.chat','usage':{" __VA_ARGS__ "}"
+
+/* Bases for other providers' events. */
+#define BA       "'id':'e1','team':'acme','provider':'anthropic','model':'claude-sonnet-4-5'"
+#define EVA(...) "{" BA "," __VA_ARGS__ "}"
+#define BG       "'id':'e1','team':'acme','provider':'google','model':'gemini-2.5-pro'"
+#define EVG(...) "{" BG "," __VA_ARGS__ "}"
+#define BB       "'id':'e1','team':'acme','provider':'aws.bedrock','model':'anthropic.claude-sonnet-4-5'"
+#define EVB(...) "{" BB "," __VA_ARGS__ "}"
+
+/*
+ * Provider usage objects and whole responses, as the SDKs type them
+ * (openai 6.49, @anthropic-ai/sdk 1.14, @google/genai 2.32,
+ * @aws-sdk/client-bedrock-runtime 3.1164); tests/unit/usage.c works
+ * through the same objects class by class.
+ */
+#define RESP_USAGE                                                                                 \
+    "{'input_tokens':2048,'input_tokens_details':{'cached_tokens':1536,'cache_write_tokens':0},"   \
+    "'output_tokens':900,'output_tokens_details':{'reasoning_tokens':640},'total_tokens':2948}"
+#define ANTH_USAGE                                                                                 \
+    "{'input_tokens':472,'cache_creation_input_tokens':3200,'cache_read_input_tokens':10240,"      \
+    "'cache_creation':{'ephemeral_5m_input_tokens':1200,'ephemeral_1h_input_tokens':2000},"        \
+    "'output_tokens':389,'output_tokens_details':{'thinking_tokens':241},'server_tool_use':null,"  \
+    "'service_tier':'standard','inference_geo':'global','speed':'standard'}"
+#define GEM_USAGE                                                                                  \
+    "{'promptTokenCount':24580,'candidatesTokenCount':312,'totalTokenCount':26142,"                \
+    "'cachedContentTokenCount':16384,'thoughtsTokenCount':1250,"                                   \
+    "'promptTokensDetails':[{'modality':'TEXT','tokenCount':24580}],'trafficType':'ON_DEMAND'}"
+#define BED_USAGE                                                                                  \
+    "{'inputTokens':1250,'outputTokens':310,'totalTokens':8704,'cacheReadInputTokens':4096,"       \
+    "'cacheWriteInputTokens':3048,'cacheDetails':[{'ttl':'1h','inputTokens':2048},"                \
+    "{'ttl':'5m','inputTokens':1000}]}"
+
+#define CHAT_COMPLETION                                                                            \
+    "{'id':'chatcmpl-CU8f2LJqPpT1sR4mYzXb9kVwHdA3e','object':'chat.completion',"                   \
+    "'created':1795773600,'model':'gpt-5-mini-2025-08-07','choices':[{'index':0,"                  \
+    "'message':{'role':'assistant','content':'Paris.','refusal':null,'annotations':[]},"           \
+    "'logprobs':null,'finish_reason':'stop'}],'usage':{'prompt_tokens':1843,"                      \
+    "'completion_tokens':402,'total_tokens':2245,'prompt_tokens_details':{'cached_tokens':1536,"   \
+    "'audio_tokens':0},'completion_tokens_details':{'reasoning_tokens':384,'audio_tokens':0,"      \
+    "'accepted_prediction_tokens':0,'rejected_prediction_tokens':0}},'service_tier':'flex',"       \
+    "'system_fingerprint':null}"
+#define RESPONSE_OBJECT                                                                            \
+    "{'id':'resp_68af4030592c81938ec0a5fbab4a3e9f','object':'response','created_at':1795773600,"   \
+    "'status':'completed','error':null,'incomplete_details':null,'instructions':null,"             \
+    "'model':'o3-2025-04-16','output':[{'id':'rs_68af4031','type':'reasoning','summary':[]},"      \
+    "{'id':'msg_68af4038','type':'message','status':'completed','role':'assistant',"               \
+    "'content':[{'type':'output_text','annotations':[],'text':'42'}]}],"                           \
+    "'parallel_tool_calls':true,'service_tier':'priority','temperature':1.0,'tool_choice':'auto'," \
+    "'tools':[],'top_p':1.0,'usage':" RESP_USAGE ",'metadata':{}}"
+#define ANTHROPIC_MESSAGE                                                                          \
+    "{'id':'msg_01XFDUDYJgAACzvnptvVoYEL','type':'message','role':'assistant',"                    \
+    "'model':'claude-sonnet-4-5-20250929','content':[{'type':'thinking','thinking':'Call the "     \
+    "tool.','signature':'EqQBCgIYAhIM1gbc'},{'type':'text','text':'Checking.','citations':null},"  \
+    "{'type':'tool_use','id':'toolu_01A09q90qw90lq917835lq9','name':'get_weather',"                \
+    "'input':{'location':'San Francisco, CA'},'caller':{'type':'direct'}}],"                       \
+    "'stop_reason':'tool_use','stop_sequence':null,'stop_details':null,'container':null,"          \
+    "'diagnostics':null,'usage':" ANTH_USAGE "}"
+#define GEMINI_RESPONSE                                                                            \
+    "{'candidates':[{'content':{'parts':[{'text':'Light becomes sugar.'}],'role':'model'},"        \
+    "'finishReason':'STOP','index':0}],'usageMetadata':" GEM_USAGE ","                             \
+    "'modelVersion':'gemini-2.5-pro','createTime':'2026-11-27T09:59:58.123456Z',"                  \
+    "'responseId':'bmVpZ2hib3Job29k'}"
+#define CONVERSE_OUTPUT                                                                            \
+    "{'$metadata':{'httpStatusCode':200,'requestId':'9d6f3c2a-2b1e-4c8e-a7d4-1f0e5b6c7a8d',"       \
+    "'attempts':1,'totalRetryDelay':0},'output':{'message':{'role':'assistant','content':"         \
+    "[{'text':'Done.'}]}},'stopReason':'end_turn','usage':" BED_USAGE ","                          \
+    "'metrics':{'latencyMs':1834},'serviceTier':{'type':'priority'}}"
+#define CONVERSE_RESPONSE                                                                          \
+    "{'output':{'message':{'role':'assistant','content':[{'text':'Done.'}]}},"                     \
+    "'stopReason':'end_turn','usage':{'inputTokens':30,'outputTokens':628,'totalTokens':658},"     \
+    "'metrics':{'latencyMs':912}}"
+
+/* An event that is a team, a provider and a response: the rest comes from the response. */
+#define WHOLE(prov, resp) "{'team':'acme','provider':'" prov "','response':" resp "}"
 
 static struct decode_case decode_cases[] = {
     /* the minimal event and every default */
@@ -384,16 +458,17 @@ static struct decode_case decode_cases[] = {
          EV("'reasoning_tokens':0," OAI("'prompt_tokens':1,"
                                         "'completion_tokens':2")),
          "conflicting_fields", "reasoning_tokens"),
-    E400("usage without format", EV("'usage':{'prompt_tokens':1,'completion_tokens':2}"),
-         "missing_field", "usage_format"),
+    OK("usage without format: detected", EV("'usage':{'prompt_tokens':1,'completion_tokens':2}"),
+       "fmt=openai.chat tok=1/0/0/0/2/0"),
     E400("format without usage", EV("'usage_format':'openai.chat'"), "missing_field", "usage"),
+    E400("format without usage, null response", EV("'usage_format':'openai.chat','response':null"),
+         "missing_field", "usage"),
     E400("format with null usage", EV("'usage_format':'openai.chat','usage':null"), "missing_field",
          "usage"),
     E400("usage not an object", EV("'usage_format':'openai.chat','usage':[1,2]"), "invalid_type",
          "usage"),
     E400("usage_format number", EV("'usage_format':1,'usage':{}"), "invalid_type", "usage_format"),
-    E422("usage_format unknown", EV("'usage_format':'anthropic.messages','usage':{}"),
-         "usage_format"),
+    E422("usage_format unknown", EV("'usage_format':'mistral.chat','usage':{}"), "usage_format"),
     E422("usage_format case", EV("'usage_format':'OpenAI.chat','usage':{}"), "usage_format"),
     E422("usage_format NUL", EV("'usage_format':'openai.chat\\u0000x','usage':{}"), "usage_format"),
     E422("usage_format long", EV("'usage_format':'" A64 "','usage':{}"), "usage_format"),
@@ -405,6 +480,166 @@ static struct decode_case decode_cases[] = {
          "usage.prompt_tokens_details.cached_tokens"),
     E400("usage real", EV(OAI("'prompt_tokens':1.5,'completion_tokens':2")), "invalid_type",
          "usage.prompt_tokens"),
+
+    /* usage objects, their format told from their shape (usage_detect) */
+    OK("detected openai.chat", EV("'usage':{'prompt_tokens':1,'completion_tokens':2}"),
+       "fmt=openai.chat tok=1/0/0/0/2/0"),
+    OK("detected openai.responses", EV("'usage':" RESP_USAGE),
+       "fmt=openai.responses tok=512/1536/0/0/900/640 mode=standard"),
+    OK("bare pair, provider openai", EV("'usage':{'input_tokens':5,'output_tokens':7}"),
+       "fmt=openai.responses tok=5/0/0/0/7/0"),
+    OK("detected anthropic.messages", EVA("'usage':" ANTH_USAGE),
+       "fmt=anthropic.messages tok=472/10240/1200/2000/389/241 mode=standard"),
+    OK("bare pair, provider anthropic", EVA("'usage':{'input_tokens':5,'output_tokens':7}"),
+       "fmt=anthropic.messages tok=5/0/0/0/7/0"),
+    OK("anthropic batch tier",
+       EVA("'usage':{'input_tokens':5,'output_tokens':7,'service_tier':'batch'}"),
+       "fmt=anthropic.messages mode=batch"),
+    OK("detected gemini", EVG("'usage':" GEM_USAGE),
+       "fmt=gemini tok=8196/16384/0/0/1562/1250 mode=standard"),
+    OK("gemini flex traffic",
+       EVG("'usage':{'promptTokenCount':10,'candidatesTokenCount':2,'trafficType':"
+           "'ON_DEMAND_FLEX'}"),
+       "fmt=gemini mode=flex tok=10/0/0/0/2/0"),
+    OK("detected bedrock.converse", EVB("'usage':" BED_USAGE),
+       "fmt=bedrock.converse tok=1250/4096/1000/2048/310/0"),
+    OK("format given beats the provider",
+       EV("'usage_format':'anthropic.messages','usage':{'input_tokens':5,'output_tokens':7}"),
+       "fmt=anthropic.messages tok=5/0/0/0/7/0"),
+    OK("format given for a detectable shape",
+       EVG("'usage_format':'gemini','usage':{'promptTokenCount':3}"), "fmt=gemini tok=3/0/0/0/0/0"),
+    OK("explicit mode beats anthropic's tier",
+       EVA("'mode':'flex','usage':{'input_tokens':5,'output_tokens':7,'service_tier':'batch'}"),
+       "mode=flex"),
+    E400("bare pair, provider does not tell", EVB("'usage':{'input_tokens':5,'output_tokens':7}"),
+         "missing_field", "usage_format"),
+    E400("marks of two formats",
+         EV("'usage':{'prompt_tokens':5,'completion_tokens':7,'input_tokens':5}"), "missing_field",
+         "usage_format"),
+    E400("no mark at all", EV("'usage':{'tokens':5}"), "missing_field", "usage_format"),
+    E400("empty usage", EV("'usage':{}"), "missing_field", "usage_format"),
+    E400("format given, shape is another's",
+         EVA("'usage_format':'bedrock.converse','usage':{'input_tokens':5,'output_tokens':7}"),
+         "missing_field", "usage.inputTokens"),
+    E422("detected anthropic, 5m > total",
+         EVA("'usage':{'input_tokens':5,'output_tokens':7,'cache_creation_input_tokens':1,"
+             "'cache_creation':{'ephemeral_5m_input_tokens':2,'ephemeral_1h_input_tokens':0}}"),
+         "usage.cache_creation.ephemeral_5m_input_tokens"),
+    E422("detected gemini, cached > prompt",
+         EVG("'usage':{'promptTokenCount':1,'cachedContentTokenCount':2}"),
+         "usage.cachedContentTokenCount"),
+    E422("detected bedrock, unknown ttl",
+         EVB("'usage':{'inputTokens':1,'outputTokens':1,'cacheDetails':[{'ttl':'2h',"
+             "'inputTokens':1}]}"),
+         "usage.cacheDetails[0].ttl"),
+
+    /* whole responses: usage, model, id and tier from the body */
+    OK("chat completion", WHOLE("openai", CHAT_COMPLETION),
+       "id=chatcmpl-CU8f2LJqPpT1sR4mYzXb9kVwHdA3e model=gpt-5-mini-2025-08-07 "
+       "req=gpt-5-mini-2025-08-07 fmt=openai.chat mode=flex tok=307/1536/0/0/402/384"),
+    OK("responses object", WHOLE("openai", RESPONSE_OBJECT),
+       "id=resp_68af4030592c81938ec0a5fbab4a3e9f model=o3-2025-04-16 fmt=openai.responses "
+       "mode=priority tok=512/1536/0/0/900/640"),
+    OK("anthropic message", WHOLE("anthropic", ANTHROPIC_MESSAGE),
+       "id=msg_01XFDUDYJgAACzvnptvVoYEL model=claude-sonnet-4-5-20250929 "
+       "req=claude-sonnet-4-5-20250929 fmt=anthropic.messages mode=standard "
+       "tok=472/10240/1200/2000/389/241"),
+    OK("gemini response", WHOLE("google", GEMINI_RESPONSE),
+       "id=bmVpZ2hib3Job29k model=gemini-2.5-pro fmt=gemini mode=standard "
+       "tok=8196/16384/0/0/1562/1250"),
+    OK("converse output: id from $metadata",
+       "{'team':'acme','provider':'aws.bedrock','model':'anthropic.claude-sonnet-4-5',"
+       "'response':" CONVERSE_OUTPUT "}",
+       "id=9d6f3c2a-2b1e-4c8e-a7d4-1f0e5b6c7a8d model=anthropic.claude-sonnet-4-5 "
+       "fmt=bedrock.converse mode=priority tok=1250/4096/1000/2048/310/0"),
+    OK("converse response, id and model given", EVB("'response':" CONVERSE_RESPONSE),
+       "id=e1 model=anthropic.claude-sonnet-4-5 fmt=bedrock.converse mode=standard "
+       "tok=30/0/0/0/628/0"),
+    OK("the event's id and model win", EV("'response':" CHAT_COMPLETION),
+       "id=e1 model=gpt-4o req=gpt-4o fmt=openai.chat mode=flex"),
+    OK("requested_model with a response",
+       "{'team':'acme','provider':'openai','requested_model':'gpt-5','response':" CHAT_COMPLETION
+       "}",
+       "model=gpt-5-mini-2025-08-07 req=gpt-5"),
+    OK("explicit mode beats the response's tier", EV("'mode':'batch','response':" CHAT_COMPLETION),
+       "mode=batch"),
+    OK("explicit mode: bad tier not read",
+       EV("'mode':'standard','response':{'object':'chat.completion','service_tier':'gold',"
+          "'usage':{'prompt_tokens':1,'completion_tokens':2}}"),
+       "mode=standard tok=1/0/0/0/2/0"),
+    OK("usage_format with a response",
+       "{'team':'acme','provider':'x','usage_format':'gemini','response':" GEMINI_RESPONSE "}",
+       "fmt=gemini id=bmVpZ2hib3Job29k"),
+    OK("the event's id given: response id not read",
+       EV("'response':{'id':7,'object':'response','usage':{'input_tokens':1,'output_tokens':2}}"),
+       "id=e1 fmt=openai.responses"),
+    OK("everything else beside a response",
+       "{'team':'acme','project':'web','user':'alice','api_key_id':3,'tags':{'env':'prod'},"
+       "'provider':'anthropic','request_id':'r1','status':'ok','latency_ms':812,"
+       "'timestamp':'2026-11-27T09:00:00Z','response':" ANTHROPIC_MESSAGE "}",
+       "id=msg_01XFDUDYJgAACzvnptvVoYEL project=web user=alice key=3 rid=r1 lat=812 "
+       "ts=1795770000000000 given=1 tags=env:prod"),
+    E400("response not an object", EV("'response':'{}'"), "invalid_type", "response"),
+    E400("response an array, no id", "{'team':'acme','provider':'o','response':[]}", "invalid_type",
+         "response"),
+    E400("response null: id required", "{'team':'acme','provider':'o','model':'m','response':null}",
+         "missing_field", "id"),
+    E400("response and usage",
+         EV("'usage':{'prompt_tokens':1,'completion_tokens':2},'response':" CHAT_COMPLETION),
+         "conflicting_fields", "usage"),
+    E400("response and normalized counts", EV("'output_tokens':2,'response':" CHAT_COMPLETION),
+         "conflicting_fields", "output_tokens"),
+    E400("response without an id, none given", WHOLE("aws.bedrock", CONVERSE_RESPONSE),
+         "missing_field", "id"),
+    E400("bedrock response names no model",
+         "{'team':'acme','provider':'aws.bedrock','response':" CONVERSE_OUTPUT "}", "missing_field",
+         "model"),
+    E400("response without usage",
+         WHOLE("openai", "{'id':'chatcmpl-1','object':'chat.completion','model':'gpt-4o'}"),
+         "missing_field", "response.usage"),
+    E400(
+        "response usage ambiguous",
+        WHOLE("aws.bedrock", "{'id':'a','model':'m','usage':{'input_tokens':1,'output_tokens':2}}"),
+        "missing_field", "usage_format"),
+    E400("response id not a string",
+         WHOLE("openai", "{'id':42,'object':'response','model':'o3','usage':{'input_tokens':1,"
+                         "'output_tokens':2}}"),
+         "invalid_type", "response.id"),
+    E422("response id too long",
+         WHOLE("openai", "{'id':'" A256 "a','object':'response','model':'o3','usage':"
+                         "{'input_tokens':1,'output_tokens':2}}"),
+         "response.id"),
+    E422("gemini responseId empty",
+         WHOLE("google", "{'responseId':'','modelVersion':'gemini-2.5-pro','usageMetadata':"
+                         "{'promptTokenCount':1}}"),
+         "response.responseId"),
+    E422("response model with a newline",
+         WHOLE("openai", "{'id':'x','object':'response','model':'o3\\n','usage':"
+                         "{'input_tokens':1,'output_tokens':2}}"),
+         "response.model"),
+    E400("response model not a string",
+         WHOLE("openai", "{'id':'x','object':'response','model':{},'usage':"
+                         "{'input_tokens':1,'output_tokens':2}}"),
+         "invalid_type", "response.model"),
+    E422("bedrock requestId too long",
+         "{'team':'acme','provider':'aws.bedrock','model':'m','response':{'$metadata':"
+         "{'requestId':'" A256 "a'},'usage':{'inputTokens':1,'outputTokens':2}}}",
+         "response.$metadata.requestId"),
+    E422("response's unknown tier",
+         WHOLE("openai", "{'id':'x','object':'chat.completion','model':'m','service_tier':'gold',"
+                         "'usage':{'prompt_tokens':1,'completion_tokens':2}}"),
+         "response.service_tier"),
+    E422("response's usage, parts > whole",
+         WHOLE("google", "{'responseId':'x','modelVersion':'m','usageMetadata':"
+                         "{'promptTokenCount':1,'cachedContentTokenCount':2}}"),
+         "response.usageMetadata.cachedContentTokenCount"),
+    E422("usage_format unknown, with a response",
+         "{'team':'acme','provider':'x','usage_format':'mistral','response':" GEMINI_RESPONSE "}",
+         "usage_format"),
+    E400("format says chat, response is gemini",
+         "{'team':'acme','provider':'x','usage_format':'openai.chat','response':" GEMINI_RESPONSE
+         "}",
+         "missing_field", "response.usageMetadata.prompt_tokens"),
 };
 
 ParameterizedTestParameters(event, decode)
@@ -449,15 +684,27 @@ ParameterizedTest(struct decode_case *tc, event, decode)
     json_decref(j);
 }
 
-/* A missing field is named in the message, and the message of usage without its format says how. */
+/*
+ * A usage object whose format its shape does not tell: the message asks
+ * for usage_format and names the formats; a response without an id says
+ * where the id would have been.
+ */
 Test(event, messages)
 {
-    json_t *j = load(EV("'usage':{'prompt_tokens':1,'completion_tokens':2}"));
+    json_t *j = load(EVB("'usage':{'input_tokens':1,'output_tokens':2}"));
     struct usage_event ev;
     struct event_error err;
 
     cr_assert_not(event_decode(j, NOW, &ev, &err));
-    cr_expect_not_null(strstr(err.message, "openai.chat"), "%s", err.message);
+    cr_expect_not_null(strstr(err.message, "usage_format"), "%s", err.message);
+    json_decref(j);
+    j = load(EVB("'usage':{}"));
+    cr_assert_not(event_decode(j, NOW, &ev, &err));
+    cr_expect_not_null(strstr(err.message, "anthropic.messages"), "%s", err.message);
+    json_decref(j);
+    j = load(WHOLE("aws.bedrock", CONVERSE_RESPONSE));
+    cr_assert_not(event_decode(j, NOW, &ev, &err));
+    cr_expect_not_null(strstr(err.message, "$metadata.requestId"), "%s", err.message);
     json_decref(j);
 }
 
@@ -565,8 +812,8 @@ Test(event, canonical_golden)
 /* Pairs of events: same content (whatever the form) gives the same text; a change gives another. */
 struct canon_case {
     char name[48];
-    char a[700];
-    char b[700];
+    char a[2600];
+    char b[2600];
     int64_t now_a, now_b; /* 0: NOW */
     bool same;
 };
@@ -594,6 +841,75 @@ static struct canon_case canon_cases[] = {
                 "'prompt_tokens_details':{'cached_tokens':1000,'cache_write_tokens':3000}"))),
     SAME("mode = service tier", EV("'mode':'flex','input_tokens':1,'output_tokens':2"),
          EV(OAI("'prompt_tokens':1,'completion_tokens':2,'service_tier':'flex'"))),
+    /* one call, three forms: normalized counts, the usage object, the whole response */
+    SAME("normalized = openai.responses usage",
+         EV("'input_tokens':512,'cache_read_tokens':1536,'output_tokens':900,"
+            "'reasoning_tokens':640"),
+         EV("'usage':" RESP_USAGE)),
+    SAME("detected = given format", EV("'usage':" RESP_USAGE),
+         EV("'usage_format':'openai.responses','usage':" RESP_USAGE)),
+    SAME("normalized = chat completion response",
+         "{'id':'chatcmpl-CU8f2LJqPpT1sR4mYzXb9kVwHdA3e','team':'acme','provider':'openai',"
+         "'model':'gpt-5-mini-2025-08-07','mode':'flex','input_tokens':307,"
+         "'cache_read_tokens':1536,'output_tokens':402,'reasoning_tokens':384}",
+         WHOLE("openai", CHAT_COMPLETION)),
+    SAME("normalized = responses object",
+         "{'id':'resp_68af4030592c81938ec0a5fbab4a3e9f','team':'acme','provider':'openai',"
+         "'model':'o3-2025-04-16','mode':'priority','input_tokens':512,"
+         "'cache_read_tokens':1536,'output_tokens':900,'reasoning_tokens':640}",
+         WHOLE("openai", RESPONSE_OBJECT)),
+    SAME("responses usage + tier = responses object",
+         "{'id':'resp_68af4030592c81938ec0a5fbab4a3e9f','team':'acme','provider':'openai',"
+         "'model':'o3-2025-04-16','usage':{'input_tokens':2048,'input_tokens_details':"
+         "{'cached_tokens':1536},'output_tokens':900,'output_tokens_details':"
+         "{'reasoning_tokens':640},'service_tier':'priority'}}",
+         WHOLE("openai", RESPONSE_OBJECT)),
+    SAME("normalized = anthropic usage",
+         EVA("'input_tokens':472,'cache_read_tokens':10240,'cache_write_5m_tokens':1200,"
+             "'cache_write_1h_tokens':2000,'output_tokens':389,'reasoning_tokens':241"),
+         EVA("'usage':" ANTH_USAGE)),
+    SAME("anthropic usage = anthropic message",
+         "{'id':'msg_01XFDUDYJgAACzvnptvVoYEL','team':'acme','provider':'anthropic',"
+         "'model':'claude-sonnet-4-5-20250929','usage':" ANTH_USAGE "}",
+         WHOLE("anthropic", ANTHROPIC_MESSAGE)),
+    SAME("normalized = anthropic message",
+         "{'id':'msg_01XFDUDYJgAACzvnptvVoYEL','team':'acme','provider':'anthropic',"
+         "'model':'claude-sonnet-4-5-20250929','input_tokens':472,'cache_read_tokens':10240,"
+         "'cache_write_5m_tokens':1200,'cache_write_1h_tokens':2000,'output_tokens':389,"
+         "'reasoning_tokens':241}",
+         WHOLE("anthropic", ANTHROPIC_MESSAGE)),
+    SAME("normalized = gemini usageMetadata",
+         EVG("'input_tokens':8196,'cache_read_tokens':16384,'output_tokens':1562,"
+             "'reasoning_tokens':1250"),
+         EVG("'usage':" GEM_USAGE)),
+    SAME("normalized = gemini response",
+         "{'id':'bmVpZ2hib3Job29k','team':'acme','provider':'google','model':'gemini-2.5-pro',"
+         "'input_tokens':8196,'cache_read_tokens':16384,'output_tokens':1562,"
+         "'reasoning_tokens':1250}",
+         WHOLE("google", GEMINI_RESPONSE)),
+    SAME("normalized = bedrock usage",
+         EVB("'input_tokens':1250,'cache_read_tokens':4096,'cache_write_5m_tokens':1000,"
+             "'cache_write_1h_tokens':2048,'output_tokens':310"),
+         EVB("'usage':" BED_USAGE)),
+    SAME("normalized = converse output",
+         "{'id':'9d6f3c2a-2b1e-4c8e-a7d4-1f0e5b6c7a8d','team':'acme','provider':'aws.bedrock',"
+         "'model':'anthropic.claude-sonnet-4-5','mode':'priority','input_tokens':1250,"
+         "'cache_read_tokens':4096,'cache_write_5m_tokens':1000,'cache_write_1h_tokens':2048,"
+         "'output_tokens':310}",
+         "{'team':'acme','provider':'aws.bedrock','model':'anthropic.claude-sonnet-4-5',"
+         "'response':" CONVERSE_OUTPUT "}"),
+    SAME("the event's id and model = the response's",
+         "{'id':'msg_01XFDUDYJgAACzvnptvVoYEL','team':'acme','provider':'anthropic',"
+         "'model':'claude-sonnet-4-5-20250929','response':" ANTHROPIC_MESSAGE "}",
+         WHOLE("anthropic", ANTHROPIC_MESSAGE)),
+    DIFF("response's tier vs explicit standard", WHOLE("openai", CHAT_COMPLETION),
+         "{'team':'acme','provider':'openai','mode':'standard','response':" CHAT_COMPLETION "}"),
+    DIFF("the response's id vs another", WHOLE("anthropic", ANTHROPIC_MESSAGE),
+         "{'id':'e1','team':'acme','provider':'anthropic','response':" ANTHROPIC_MESSAGE "}"),
+    DIFF("anthropic 1h vs the same total as 5m",
+         EVA("'usage':{'input_tokens':1,'output_tokens':1,'cache_creation_input_tokens':10,"
+             "'cache_creation':{'ephemeral_5m_input_tokens':0,'ephemeral_1h_input_tokens':10}}"),
+         EVA("'usage':{'input_tokens':1,'output_tokens':1,'cache_creation_input_tokens':10}")),
     SAME("member order",
          "{'id':'e1','team':'acme','project':'web','provider':'openai','model':'gpt-4o',"
          "'input_tokens':5,'output_tokens':6,'tags':{'a':'1'}}",
