@@ -22,13 +22,13 @@ OPTFLAGS := -O2 -g
 endif
 B := build/$(MODE)
 
-PKGS     := libmicrohttpd jansson libpq libcrypto zlib
+PKGS     := libmicrohttpd jansson libpq libcrypto zlib libprotobuf-c
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wno-format-nonliteral -Wvla -Wpointer-arith -Wundef
 # Recursive (=) on purpose: pkg-config must run after `deps` has installed
 # the libraries on a fresh machine, not when the Makefile is read.
 CFLAGS    = -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARN) -pthread -MMD -MP \
-            -Iserver -Iingest -Ipolicies -I$(B)/gen $(PKG_CFLAGS)
+            -Iserver -Iingest -Ipolicies -I$(B)/gen -I$(PB_GEN) $(PKG_CFLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 LDFLAGS  := $(OPTFLAGS) -pthread
 LDLIBS    = $(shell pkg-config --libs $(PKGS))
@@ -36,7 +36,16 @@ LDLIBS    = $(shell pkg-config --libs $(PKGS))
 MIGRATIONS := $(sort $(wildcard schema/[0-9]*.sql))
 SERVER_SRC := $(wildcard server/*.c)
 CORE_SRC   := $(wildcard ingest/*.c policies/*.c)
-SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/%.o) $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/migrations.o
+# Protobuf: protoc-c turns ingest/otlp.proto into build/gen/otlp.pb-c.[ch]
+# (one copy for every mode and for the fuzz targets: the generated code is
+# the same; never edit it by hand). Unit tests and fuzz targets that link
+# the generated code name it in their "// links:" line as
+# build/gen/otlp.pb-c.c; their rules below generate it first.
+PB_GEN     := build/gen
+PB_C       := $(PB_GEN)/otlp.pb-c.c
+PB_H       := $(PB_GEN)/otlp.pb-c.h
+SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/%.o) $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/migrations.o \
+              $(B)/gen/otlp.pb-c.o
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit_%)
 IT_SRC     := $(wildcard tests/integration/*.c)
@@ -59,13 +68,25 @@ $(B)/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql.sh
 $(B)/gen/migrations.o: $(B)/gen/migrations.c
 	$(CC) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
 
+$(PB_C): ingest/otlp.proto | deps
+	@mkdir -p $(PB_GEN)
+	protoc-c --c_out=$(PB_GEN) --proto_path=ingest $<
+$(PB_H): $(PB_C)
+
+$(B)/gen/otlp.pb-c.o: $(PB_C) $(PB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The generated header must exist before anything that may include it compiles.
+$(SERVER_SRC:%.c=$(B)/%.o) $(CORE_SRC:%.c=$(B)/%.o): | $(PB_H)
+
 $(B)/tollgate: $(SERVER_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	$(if $(filter release,$(MODE)),@ln -sf release/tollgate build/tollgate)
 
 # Unit tests: each suite links the module it tests (named in its first line,
 # "// links: server/route.c ...") and Criterion, and nothing else.
-$(B)/tests/unit_%: tests/unit/%.c $(wildcard server/*.[ch] ingest/*.[ch]) | deps
+$(B)/tests/unit_%: tests/unit/%.c $(wildcard server/*.[ch] ingest/*.[ch]) $(PB_C) $(PB_H) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(shell sed -n '1s|^// links:||p' $<) $(LDLIBS) -lcriterion $(LDFLAGS)
 
@@ -89,9 +110,9 @@ FUZZ_SRC     := $(wildcard fuzz/*.c)
 FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-                -fno-sanitize-recover=all -Iserver -Iingest -Ipolicies $(PKG_CFLAGS)
+                -fno-sanitize-recover=all -Iserver -Iingest -Ipolicies -I$(PB_GEN) $(PKG_CFLAGS)
 
-build/fuzz/%: fuzz/%.c $(wildcard ingest/*.[ch]) | deps
+build/fuzz/%: fuzz/%.c $(wildcard ingest/*.[ch] fuzz/*.h) $(PB_C) $(PB_H) | deps
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(shell sed -n '1s|^// links:||p' $<) $(LDLIBS)
 

@@ -27,6 +27,7 @@ const struct http_route api_routes[] = {
     {"DELETE", "/v1/admin/keys/{id}", ADMIN, api_keys_revoke},
     {"POST", "/v1/admin/keys/{id}/revoke", ADMIN, api_keys_revoke},
     {"POST", "/v1/usage", ROLE_INGEST, api_usage_post},
+    {"POST", "/v1/traces", ROLE_INGEST, api_traces_post},
     {"GET", "/v1/usage/{id}", ROLE_READ, api_usage_get},
     {"POST", "/v1/usage/{id}/void", ROLE_INGEST, api_usage_void},
     {"POST", "/v1/usage/{id}/amend", ROLE_INGEST, api_usage_amend},

@@ -69,6 +69,7 @@ void api_keys_create(struct http_req *r);
 void api_keys_get(struct http_req *r);
 void api_keys_revoke(struct http_req *r);
 void api_usage_post(struct http_req *r);
+void api_traces_post(struct http_req *r);
 void api_usage_get(struct http_req *r);
 void api_usage_void(struct http_req *r);
 void api_usage_amend(struct http_req *r);

@@ -13,11 +13,13 @@
 #include <time.h>
 
 struct writer;
+struct genai_mapping;
 
 struct app {
     const struct config *cfg;
     struct db *db;
-    struct writer *writer; /* ingest's group-commit writer */
+    struct writer *writer;       /* ingest's group-commit writer */
+    struct genai_mapping *genai; /* how OTLP spans map to teams, projects, users */
     time_t started;
     atomic_bool draining; /* set on SIGTERM: /readyz answers 503 */
 };

@@ -56,6 +56,14 @@ static const struct entry table[] = {
      "usage events in one request (413 above it)"},
     {"ingest-writers", "TOLLGATE_INGEST_WRITERS", T_INT, F(ingest_writers), "2", 1, 16,
      "ingest writer threads, each group-committing on its own Postgres connection"},
+    {"otlp-team", "TOLLGATE_OTLP_TEAM", T_STR, F(otlp_team), "tollgate.team,service.namespace", 0,
+     0, "OTLP spans: span or resource attributes naming the team, first found wins"},
+    {"otlp-project", "TOLLGATE_OTLP_PROJECT", T_STR, F(otlp_project), "tollgate.project", 0, 0,
+     "OTLP spans: attributes naming the project (add service.name to map services)"},
+    {"otlp-user", "TOLLGATE_OTLP_USER", T_STR, F(otlp_user), "tollgate.user,user.id,enduser.id", 0,
+     0, "OTLP spans: attributes naming the end user"},
+    {"otlp-default-team", "TOLLGATE_OTLP_DEFAULT_TEAM", T_STR, F(otlp_default_team), "", 0, 0,
+     "OTLP spans that name no team go to this team; empty rejects them"},
 };
 
 #define N_ENTRIES (sizeof(table) / sizeof(table[0]))

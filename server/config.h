@@ -13,22 +13,26 @@
 #include <stdio.h>
 
 struct config {
-    char *listen;          /* HOST:PORT to serve HTTP on */
-    char *database_url;    /* libpq connection string or URI */
-    long threads;          /* HTTP worker threads; 0 = two per CPU, at least 4 */
-    long db_pool;          /* Postgres connections in the pool */
-    long max_body;         /* request body limit in bytes */
-    char *log_level;       /* debug|info|warn|error */
-    bool migrate;          /* serve: apply pending migrations first */
-    char *web_dir;         /* static files for the dashboard */
-    long key_cache_ttl;    /* seconds an API key lookup is cached */
-    long shutdown_timeout; /* seconds to drain requests on SIGTERM */
-    long conn_timeout;     /* seconds before an idle connection is closed */
-    char *unknown_teams;   /* ingest: "reject" or "create" */
-    char *spool_dir;       /* folder of the ingest spool */
-    long spool_max;        /* bytes the spool may hold; 0 = no spool */
-    long batch_max;        /* events in one POST /v1/usage */
-    long ingest_writers;   /* writer threads (each with its own connection) */
+    char *listen;            /* HOST:PORT to serve HTTP on */
+    char *database_url;      /* libpq connection string or URI */
+    long threads;            /* HTTP worker threads; 0 = two per CPU, at least 4 */
+    long db_pool;            /* Postgres connections in the pool */
+    long max_body;           /* request body limit in bytes */
+    char *log_level;         /* debug|info|warn|error */
+    bool migrate;            /* serve: apply pending migrations first */
+    char *web_dir;           /* static files for the dashboard */
+    long key_cache_ttl;      /* seconds an API key lookup is cached */
+    long shutdown_timeout;   /* seconds to drain requests on SIGTERM */
+    long conn_timeout;       /* seconds before an idle connection is closed */
+    char *unknown_teams;     /* ingest: "reject" or "create" */
+    char *spool_dir;         /* folder of the ingest spool */
+    long spool_max;          /* bytes the spool may hold; 0 = no spool */
+    long batch_max;          /* events in one POST /v1/usage */
+    long ingest_writers;     /* writer threads (each with its own connection) */
+    char *otlp_team;         /* OTLP: attributes naming the team, in order */
+    char *otlp_project;      /* OTLP: attributes naming the project */
+    char *otlp_user;         /* OTLP: attributes naming the user */
+    char *otlp_default_team; /* OTLP: team of spans that name none ("" = reject them) */
 };
 
 /* A command's own option, such as `keys create --role`. */

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "maint.h"
 #include "migrate.h"
+#include "otlp.h"
 #include "prices.h"
 #include "scopes.h"
 #include "store.h"
@@ -192,6 +193,38 @@ static bool start_writer(const struct config *cfg, struct app *app)
     return app->writer != NULL;
 }
 
+/* The OTLP attribute mapping from the settings; NULL (reported) when one is invalid. */
+static struct genai_mapping *build_mapping(const struct config *cfg)
+{
+    struct genai_mapping *m = genai_mapping_new();
+    const struct {
+        enum genai_field f;
+        const char *names, *flag;
+    } fields[] = {
+        {GENAI_TEAM, cfg->otlp_team, "--otlp-team"},
+        {GENAI_PROJECT, cfg->otlp_project, "--otlp-project"},
+        {GENAI_USER, cfg->otlp_user, "--otlp-user"},
+    };
+    char err[256];
+
+    if (!m) {
+        fail("out of memory", NULL);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (!genai_mapping_set(m, fields[i].f, fields[i].names, err, sizeof(err))) {
+            fprintf(stderr, "tollgate: %s: %s\n", fields[i].flag, err);
+            genai_mapping_free(&m);
+            return NULL;
+        }
+    }
+    if (*cfg->otlp_default_team && !genai_slug_valid(cfg->otlp_default_team)) {
+        fail("--otlp-default-team must be a team slug", NULL);
+        genai_mapping_free(&m);
+    }
+    return m;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     struct config cfg = {0};
@@ -217,6 +250,8 @@ static int cmd_serve(int argc, char **argv)
         goto out;
     scopes_init();
     if (!start_writer(&cfg, &app))
+        goto out;
+    if (!(app.genai = build_mapping(&cfg)))
         goto out;
     if (!maint_start(cfg.database_url, 5)) {
         fail("cannot start the maintenance thread", NULL);
@@ -248,6 +283,7 @@ out:
     maint_stop();
     writer_stop(&app.writer);
     prices_shutdown();
+    genai_mapping_free(&app.genai);
     if (rc == 0)
         log_info(NULL, "stopped");
     db_close(&app.db);

@@ -645,7 +645,11 @@ Test(config, dump_defaults)
                            "spool-dir = var/spool\n"
                            "spool-max = 268435456\n"
                            "batch-max = 10000\n"
-                           "ingest-writers = 2\n");
+                           "ingest-writers = 2\n"
+                           "otlp-team = tollgate.team,service.namespace\n"
+                           "otlp-project = tollgate.project\n"
+                           "otlp-user = tollgate.user,user.id,enduser.id\n"
+                           "otlp-default-team = \n");
     free(text);
     config_free(&c);
 }
