@@ -1,4 +1,4 @@
-// links: ingest/usage.c
+// links: ingest/usage.c ingest/event.c
 /*
  * Fuzz target for usage_decode("bedrock.converse"). Any JSON value goes in. On
  * success the classes must add back up to the object's own counts:

@@ -87,9 +87,8 @@ static void set_field(char dst[FIELD_MAX], const char *prefix, const char *name,
     dst[n] = '\0';
 }
 
-/* Fills err and returns false, so a failing check reads `return fail(...)`. */
-__attribute__((format(printf, 5, 6))) static bool
-fail(struct event_error *err, int status, const char *code, const char *field, const char *fmt, ...)
+bool event_fail(struct event_error *err, int status, const char *code, const char *field,
+                const char *fmt, ...)
 {
     va_list ap;
 
@@ -152,19 +151,20 @@ static bool copy_string(const json_t *v, const char *field, bool slug, size_t ma
     size_t len;
 
     if (!json_is_string(v))
-        return fail(err, 400, "invalid_type", field, "%s must be a string", field);
+        return event_fail(err, 400, "invalid_type", field, "%s must be a string", field);
     s = json_string_value(v);
     len = json_string_length(v);
     if (slug) {
         if (!slug_valid(s, len))
-            return fail(err, 422, "invalid_value", field,
-                        "%s must be a slug: [a-z0-9][a-z0-9._-]{0,62}", field);
+            return event_fail(err, 422, "invalid_value", field,
+                              "%s must be a slug: [a-z0-9][a-z0-9._-]{0,62}", field);
     } else {
         if (len < 1 || len > max)
-            return fail(err, 422, "invalid_value", field, "%s must be 1 to %zu bytes", field, max);
+            return event_fail(err, 422, "invalid_value", field, "%s must be 1 to %zu bytes", field,
+                              max);
         if (!no_controls(s, len))
-            return fail(err, 422, "invalid_value", field, "%s must not hold control characters",
-                        field);
+            return event_fail(err, 422, "invalid_value", field,
+                              "%s must not hold control characters", field);
     }
     memcpy(dst, s, len);
     dst[len] = '\0';
@@ -183,7 +183,7 @@ static bool get_string(const json_t *obj, const char *name, bool required, bool 
     *given = false;
     if (!v) {
         if (required)
-            return fail(err, 400, "missing_field", name, "%s is required", name);
+            return event_fail(err, 400, "missing_field", name, "%s is required", name);
         return true;
     }
     if (!copy_string(v, name, slug, max, dst, err))
@@ -207,11 +207,11 @@ static bool get_int(const json_t *obj, const char *name, int64_t lo, int64_t hi,
     if (!v)
         return true;
     if (!json_is_integer(v))
-        return fail(err, 400, "invalid_type", name, "%s must be an integer", name);
+        return event_fail(err, 400, "invalid_type", name, "%s must be an integer", name);
     n = json_integer_value(v);
     if (n < lo || n > hi)
-        return fail(err, 422, "invalid_value", name, "%s must be from %lld to %lld", name,
-                    (long long)lo, (long long)hi);
+        return event_fail(err, 422, "invalid_value", name, "%s must be from %lld to %lld", name,
+                          (long long)lo, (long long)hi);
     *out = (int64_t)n;
     *given = true;
     return true;
@@ -235,8 +235,8 @@ static bool check_members(const json_t *obj, struct event_error *err)
             }
         }
         if (!known) {
-            fail(err, 400, "unknown_field", "",
-                 "unknown member (the event format has no such field)");
+            event_fail(err, 400, "unknown_field", "",
+                       "unknown member (the event format has no such field)");
             set_field(err->field, "", key, klen);
             return false;
         }
@@ -258,37 +258,38 @@ static bool get_tags(const json_t *obj, json_t **out, struct event_error *err)
     bool ok = false;
 
     if (tags && !json_is_object(tags))
-        return fail(err, 400, "invalid_type", "tags", "tags must be an object of strings");
+        return event_fail(err, 400, "invalid_type", "tags", "tags must be an object of strings");
     if (tags && json_object_size(tags) > EVENT_TAGS_MAX)
-        return fail(err, 422, "invalid_value", "tags", "at most %d tags", EVENT_TAGS_MAX);
+        return event_fail(err, 422, "invalid_value", "tags", "at most %d tags", EVENT_TAGS_MAX);
     copy = json_object();
     if (!copy)
-        return fail(err, 503, "out_of_memory", "tags", "out of memory");
+        return event_fail(err, 503, "out_of_memory", "tags", "out of memory");
     json_object_foreach((json_t *)tags, key, v)
     {
         size_t klen = json_object_iter_key_len(json_object_key_to_iter(key));
         size_t vlen;
 
         if (klen < 1 || klen > EVENT_TAG_KEY_MAX || !no_controls(key, klen)) {
-            fail(err, 422, "invalid_value", "",
-                 "a tag key must be 1 to %d bytes, no control characters", EVENT_TAG_KEY_MAX);
+            event_fail(err, 422, "invalid_value", "",
+                       "a tag key must be 1 to %d bytes, no control characters", EVENT_TAG_KEY_MAX);
             set_field(err->field, "tags.", key, klen);
             goto out;
         }
         if (!json_is_string(v)) {
-            fail(err, 400, "invalid_type", "", "tag values must be strings");
+            event_fail(err, 400, "invalid_type", "", "tag values must be strings");
             set_field(err->field, "tags.", key, klen);
             goto out;
         }
         vlen = json_string_length(v);
         if (vlen > EVENT_TAG_VAL_MAX || !no_controls(json_string_value(v), vlen)) {
-            fail(err, 422, "invalid_value", "",
-                 "a tag value must be at most %d bytes, no control characters", EVENT_TAG_VAL_MAX);
+            event_fail(err, 422, "invalid_value", "",
+                       "a tag value must be at most %d bytes, no control characters",
+                       EVENT_TAG_VAL_MAX);
             set_field(err->field, "tags.", key, klen);
             goto out;
         }
         if (json_object_set_new(copy, key, json_stringn(json_string_value(v), vlen)) != 0) {
-            fail(err, 503, "out_of_memory", "tags", "out of memory");
+            event_fail(err, 503, "out_of_memory", "tags", "out of memory");
             goto out;
         }
     }
@@ -313,8 +314,8 @@ static bool get_normalized(const json_t *obj, struct tokens *t, struct event_err
             return false;
     }
     if (t->reasoning > t->output)
-        return fail(err, 422, "invalid_value", "reasoning_tokens",
-                    "reasoning_tokens is part of output_tokens and cannot exceed it");
+        return event_fail(err, 422, "invalid_value", "reasoning_tokens",
+                          "reasoning_tokens is part of output_tokens and cannot exceed it");
     return true;
 }
 
@@ -332,17 +333,17 @@ static bool get_response(const json_t *response, const char *fmt, struct usage_e
         return false;
     if (!id_given) {
         if (!r.id)
-            return fail(err, 400, "missing_field", "id",
-                        "id is required: the response carries no id (%s)",
-                        r.id_field[0] ? r.id_field : "none in this format");
+            return event_fail(err, 400, "missing_field", "id",
+                              "id is required: the response carries no id (%s)",
+                              r.id_field[0] ? r.id_field : "none in this format");
         if (!copy_string(r.id, r.id_field, false, EVENT_ID_MAX, ev->id, err))
             return false;
     }
     if (!model_given) {
         if (!r.model)
-            return fail(err, 400, "missing_field", "model",
-                        "model is required: the response names no model (%s)",
-                        r.model_field[0] ? r.model_field : "none in this format");
+            return event_fail(err, 400, "missing_field", "model",
+                              "model is required: the response names no model (%s)",
+                              r.model_field[0] ? r.model_field : "none in this format");
         if (!copy_string(r.model, r.model_field, false, EVENT_NAME_MAX, ev->model, err))
             return false;
     }
@@ -370,27 +371,28 @@ static bool get_usage(const json_t *obj, struct usage_event *ev, bool mode_given
         return get_normalized(obj, &ev->tokens, err);
     }
     if (!usage && !response)
-        return fail(err, 400, "missing_field", "usage",
-                    "usage_format is given without usage or response");
+        return event_fail(err, 400, "missing_field", "usage",
+                          "usage_format is given without usage or response");
     for (int i = 0; i < N_TOKEN_FIELD; i++) {
         if (member(obj, token_members[i]))
-            return fail(err, 400, "conflicting_fields", token_members[i],
-                        "give usage either as normalized token fields or as %s, not both",
-                        usage ? "usage (a provider's usage object)"
-                              : "response (a provider's whole response)");
+            return event_fail(err, 400, "conflicting_fields", token_members[i],
+                              "give usage either as normalized token fields or as %s, not both",
+                              usage ? "usage (a provider's usage object)"
+                                    : "response (a provider's whole response)");
     }
     if (usage && response)
-        return fail(err, 400, "conflicting_fields", "usage",
-                    "give either usage (a provider's usage object) or response (its whole "
-                    "response), not both");
+        return event_fail(err, 400, "conflicting_fields", "usage",
+                          "give either usage (a provider's usage object) or response (its whole "
+                          "response), not both");
     if (usage && !json_is_object(usage))
-        return fail(err, 400, "invalid_type", "usage", "usage must be an object");
+        return event_fail(err, 400, "invalid_type", "usage", "usage must be an object");
     if (format) {
         if (!json_is_string(format))
-            return fail(err, 400, "invalid_type", "usage_format", "usage_format must be a string");
+            return event_fail(err, 400, "invalid_type", "usage_format",
+                              "usage_format must be a string");
         fmt = json_string_value(format);
         if (strlen(fmt) != json_string_length(format) || strlen(fmt) >= sizeof(ev->usage_format))
-            return fail(err, 422, "invalid_value", "usage_format", "unknown usage_format");
+            return event_fail(err, 422, "invalid_value", "usage_format", "unknown usage_format");
     }
     if (response)
         return get_response(response, fmt, ev, mode_given, id_given, model_given, err);
@@ -415,16 +417,17 @@ static bool get_timestamp(const json_t *obj, int64_t now_us, struct usage_event 
     if (!v)
         return true;
     if (!json_is_string(v))
-        return fail(err, 400, "invalid_type", "timestamp", "timestamp must be an RFC 3339 string");
+        return event_fail(err, 400, "invalid_type", "timestamp",
+                          "timestamp must be an RFC 3339 string");
     s = json_string_value(v);
     if (strlen(s) != json_string_length(v) || !event_parse_time(s, &ts))
-        return fail(err, 422, "invalid_value", "timestamp",
-                    "timestamp must be an RFC 3339 time, e.g. 2026-11-27T10:00:00Z");
+        return event_fail(err, 422, "invalid_value", "timestamp",
+                          "timestamp must be an RFC 3339 time, e.g. 2026-11-27T10:00:00Z");
     if (ts < MIN_EVENT_US)
-        return fail(err, 422, "invalid_value", "timestamp", "timestamp is before 2000-01-01");
+        return event_fail(err, 422, "invalid_value", "timestamp", "timestamp is before 2000-01-01");
     if (now_us <= INT64_MAX - EVENT_FUTURE_SLACK && ts > now_us + EVENT_FUTURE_SLACK)
-        return fail(err, 422, "invalid_value", "timestamp",
-                    "timestamp is more than 5 minutes in the future");
+        return event_fail(err, 422, "invalid_value", "timestamp",
+                          "timestamp is more than 5 minutes in the future");
     ev->ts_us = ts;
     ev->ts_given = true;
     return true;
@@ -439,18 +442,19 @@ static bool get_enums(const json_t *obj, struct usage_event *ev, bool *mode_give
     ev->status = EVENT_OK;
     if (v) {
         if (!json_is_string(v))
-            return fail(err, 400, "invalid_type", "status", "status must be a string");
+            return event_fail(err, 400, "invalid_type", "status", "status must be a string");
         if (strcmp(json_string_value(v), "error") == 0 && json_string_length(v) == 5)
             ev->status = EVENT_ERROR;
         else if (strcmp(json_string_value(v), "ok") != 0 || json_string_length(v) != 2)
-            return fail(err, 422, "invalid_value", "status", "status must be \"ok\" or \"error\"");
+            return event_fail(err, 422, "invalid_value", "status",
+                              "status must be \"ok\" or \"error\"");
     }
     ev->mode = MODE_STANDARD;
     *mode_given = false;
     v = member(obj, "mode");
     if (v) {
         if (!json_is_string(v))
-            return fail(err, 400, "invalid_type", "mode", "mode must be a string");
+            return event_fail(err, 400, "invalid_type", "mode", "mode must be a string");
         for (int m = 0; m < MODE_COUNT; m++) {
             if (strcmp(json_string_value(v), mode_names[m]) == 0 &&
                 json_string_length(v) == strlen(mode_names[m])) {
@@ -459,8 +463,8 @@ static bool get_enums(const json_t *obj, struct usage_event *ev, bool *mode_give
             }
         }
         if (!*mode_given)
-            return fail(err, 422, "invalid_value", "mode",
-                        "mode must be \"standard\", \"batch\", \"flex\" or \"priority\"");
+            return event_fail(err, 422, "invalid_value", "mode",
+                              "mode must be \"standard\", \"batch\", \"flex\" or \"priority\"");
     }
     return true;
 }
@@ -477,13 +481,13 @@ static bool decode(const json_t *obj, int64_t now_us, struct usage_event *ev,
     bool given, mode_given, id_given, model_given, requested_given;
 
     if (!json_is_object(obj))
-        return fail(err, 400, "invalid_type", "", "an event must be a JSON object");
+        return event_fail(err, 400, "invalid_type", "", "an event must be a JSON object");
     if (!check_members(obj, err))
         return false;
     response = member(obj, "response");
     if (response && !json_is_object(response))
-        return fail(err, 400, "invalid_type", "response",
-                    "response must be an object (a provider's whole response body)");
+        return event_fail(err, 400, "invalid_type", "response",
+                          "response must be an object (a provider's whole response body)");
     if (!get_string(obj, "id", !response, false, EVENT_ID_MAX, ev->id, &id_given, err) ||
         !get_timestamp(obj, now_us, ev, err) ||
         !get_string(obj, "team", true, true, EVENT_SLUG_MAX, ev->team, &given, err) ||

@@ -93,6 +93,15 @@ struct event_error {
 bool event_decode(const json_t *obj, int64_t now_us, struct usage_event *ev,
                   struct event_error *err) __attribute__((warn_unused_result));
 
+/*
+ * Fills err (status, code, field as a member path, printf-style message) and
+ * returns false, so a failing check reads `return event_fail(...)`. Control
+ * bytes in field become '?', and a path too long is cut at a UTF-8
+ * character boundary. For every decoder that reports an event_error.
+ */
+bool event_fail(struct event_error *err, int status, const char *code, const char *field,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Frees what ev owns (its tags) and zeroes it. */
 void event_clear(struct usage_event *ev);
 

@@ -8,27 +8,11 @@
  */
 #include "usage.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #define FIELD_MAX sizeof(((struct event_error *)0)->field)
-
-/* Fills err (field is the full member path) and returns false. */
-__attribute__((format(printf, 5, 6))) static bool
-fail(struct event_error *err, int status, const char *code, const char *field, const char *fmt, ...)
-{
-    va_list ap;
-
-    err->status = status;
-    err->code = code;
-    snprintf(err->field, sizeof(err->field), "%s", field);
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-    return false;
-}
 
 /* The full path of member rel under prefix ("usage" + "a.b" = "usage.a.b"); rel "" is prefix. */
 static const char *at(char buf[FIELD_MAX], const char *prefix, const char *rel)
@@ -78,16 +62,16 @@ static bool count(const json_t *obj, const char *prefix, const char *rel, bool r
         *given = v != NULL;
     if (!v) {
         if (required)
-            return fail(err, 400, "missing_field", at(p, prefix, rel), "%s is required", p);
+            return event_fail(err, 400, "missing_field", at(p, prefix, rel), "%s is required", p);
         *out = 0;
         return true;
     }
     if (!json_is_integer(v))
-        return fail(err, 400, "invalid_type", at(p, prefix, rel), "%s must be an integer", p);
+        return event_fail(err, 400, "invalid_type", at(p, prefix, rel), "%s must be an integer", p);
     n = json_integer_value(v);
     if (n < 0 || n > EVENT_MAX_TOKENS)
-        return fail(err, 422, "invalid_value", at(p, prefix, rel), "%s must be from 0 to %lld", p,
-                    (long long)EVENT_MAX_TOKENS);
+        return event_fail(err, 422, "invalid_value", at(p, prefix, rel),
+                          "%s must be from 0 to %lld", p, (long long)EVENT_MAX_TOKENS);
     *out = (int64_t)n;
     return true;
 }
@@ -100,7 +84,7 @@ static bool details(const json_t *usage, const char *prefix, const char *rel, co
     char p[FIELD_MAX];
 
     if (v && !json_is_object(v))
-        return fail(err, 400, "invalid_type", at(p, prefix, rel), "%s must be an object", p);
+        return event_fail(err, 400, "invalid_type", at(p, prefix, rel), "%s must be an object", p);
     *out = v;
     return true;
 }
@@ -170,7 +154,7 @@ static bool tier_string(const json_t *v, const char *prefix, const char *rel,
     char p[FIELD_MAX];
 
     if (!json_is_string(v))
-        return fail(err, 400, "invalid_type", at(p, prefix, rel), "%s must be a string", p);
+        return event_fail(err, 400, "invalid_type", at(p, prefix, rel), "%s must be a string", p);
     for (const struct tier *t = table; t->name; t++) {
         if (str_is(v, t->name)) {
             if (t->mode != SAYS_NOTHING)
@@ -178,8 +162,8 @@ static bool tier_string(const json_t *v, const char *prefix, const char *rel,
             return true;
         }
     }
-    return fail(err, 422, "invalid_value", at(p, prefix, rel),
-                "unknown %s (known: %s); give the event's mode explicitly", p, known);
+    return event_fail(err, 422, "invalid_value", at(p, prefix, rel),
+                      "unknown %s (known: %s); give the event's mode explicitly", p, known);
 }
 
 /*
@@ -285,15 +269,15 @@ static bool decode_openai(const struct openai_shape *s, const json_t *usage, con
         !count(otd, pre, s->reasoning, false, &reasoning, NULL, err))
         return false;
     if (cached > in)
-        return fail(err, 422, "invalid_value", at(p, pre, s->cached),
-                    "cached_tokens is part of %s and cannot exceed it", s->in);
+        return event_fail(err, 422, "invalid_value", at(p, pre, s->cached),
+                          "cached_tokens is part of %s and cannot exceed it", s->in);
     if (cached + cache_write > in)
-        return fail(err, 422, "invalid_value", at(p, pre, s->cache_write),
-                    "cached_tokens + cache_write_tokens are part of %s and cannot exceed it",
-                    s->in);
+        return event_fail(err, 422, "invalid_value", at(p, pre, s->cache_write),
+                          "cached_tokens + cache_write_tokens are part of %s and cannot exceed it",
+                          s->in);
     if (reasoning > out)
-        return fail(err, 422, "invalid_value", at(p, pre, s->reasoning),
-                    "reasoning_tokens is part of %s and cannot exceed it", s->out);
+        return event_fail(err, 422, "invalid_value", at(p, pre, s->reasoning),
+                          "reasoning_tokens is part of %s and cannot exceed it", s->out);
     if (!usage_tier(usage, pre, "service_tier", openai_tier, mode, err))
         return false;
     t->input_uncached = in - cached - cache_write;
@@ -346,18 +330,19 @@ static bool decode_anthropic_messages(const json_t *usage, const char *pre, stru
         !count(otd, pre, "output_tokens_details.thinking_tokens", false, &thinking, NULL, err))
         return false;
     if (create_given && e5m > create)
-        return fail(err, 422, "invalid_value",
-                    at(p, pre, "cache_creation.ephemeral_5m_input_tokens"),
-                    "ephemeral_5m_input_tokens is part of cache_creation_input_tokens and cannot "
-                    "exceed it");
+        return event_fail(
+            err, 422, "invalid_value", at(p, pre, "cache_creation.ephemeral_5m_input_tokens"),
+            "ephemeral_5m_input_tokens is part of cache_creation_input_tokens and cannot "
+            "exceed it");
     if (create_given && e5m + e1h > create)
-        return fail(err, 422, "invalid_value",
-                    at(p, pre, "cache_creation.ephemeral_1h_input_tokens"),
-                    "ephemeral_5m_input_tokens + ephemeral_1h_input_tokens are part of "
-                    "cache_creation_input_tokens and cannot exceed it");
+        return event_fail(err, 422, "invalid_value",
+                          at(p, pre, "cache_creation.ephemeral_1h_input_tokens"),
+                          "ephemeral_5m_input_tokens + ephemeral_1h_input_tokens are part of "
+                          "cache_creation_input_tokens and cannot exceed it");
     if (thinking > out)
-        return fail(err, 422, "invalid_value", at(p, pre, "output_tokens_details.thinking_tokens"),
-                    "thinking_tokens is part of output_tokens and cannot exceed it");
+        return event_fail(err, 422, "invalid_value",
+                          at(p, pre, "output_tokens_details.thinking_tokens"),
+                          "thinking_tokens is part of output_tokens and cannot exceed it");
     if (!usage_tier(usage, pre, "service_tier", anthropic_tier, mode, err))
         return false;
     t->input_uncached = in;
@@ -391,17 +376,19 @@ static bool decode_gemini(const json_t *usage, const char *pre, struct tokens *t
         !count(usage, pre, "thoughtsTokenCount", false, &thoughts, NULL, err))
         return false;
     if (cached > prompt)
-        return fail(err, 422, "invalid_value", at(p, pre, "cachedContentTokenCount"),
-                    "cachedContentTokenCount is part of promptTokenCount and cannot exceed it");
+        return event_fail(
+            err, 422, "invalid_value", at(p, pre, "cachedContentTokenCount"),
+            "cachedContentTokenCount is part of promptTokenCount and cannot exceed it");
     if (prompt - cached + tool > EVENT_MAX_TOKENS)
-        return fail(err, 422, "invalid_value", at(p, pre, "toolUsePromptTokenCount"),
-                    "promptTokenCount - cachedContentTokenCount + toolUsePromptTokenCount must "
-                    "be at most %lld",
-                    (long long)EVENT_MAX_TOKENS);
+        return event_fail(
+            err, 422, "invalid_value", at(p, pre, "toolUsePromptTokenCount"),
+            "promptTokenCount - cachedContentTokenCount + toolUsePromptTokenCount must "
+            "be at most %lld",
+            (long long)EVENT_MAX_TOKENS);
     if (candidates + thoughts > EVENT_MAX_TOKENS)
-        return fail(err, 422, "invalid_value", at(p, pre, "thoughtsTokenCount"),
-                    "candidatesTokenCount + thoughtsTokenCount must be at most %lld",
-                    (long long)EVENT_MAX_TOKENS);
+        return event_fail(err, 422, "invalid_value", at(p, pre, "thoughtsTokenCount"),
+                          "candidatesTokenCount + thoughtsTokenCount must be at most %lld",
+                          (long long)EVENT_MAX_TOKENS);
     if (!usage_tier(usage, pre, "trafficType", gemini_tier, mode, err))
         return false;
     t->input_uncached = prompt - cached + tool;
@@ -430,8 +417,8 @@ static bool bedrock_details(const json_t *usage, const char *pre, const int64_t 
     if (!arr)
         return true;
     if (!json_is_array(arr))
-        return fail(err, 400, "invalid_type", at(p, pre, "cacheDetails"),
-                    "%s must be an array of {ttl, inputTokens}", p);
+        return event_fail(err, 400, "invalid_type", at(p, pre, "cacheDetails"),
+                          "%s must be an array of {ttl, inputTokens}", p);
     json_array_foreach(arr, i, d)
     {
         const json_t *ttl = member(d, "ttl");
@@ -439,30 +426,31 @@ static bool bedrock_details(const json_t *usage, const char *pre, const int64_t 
 
         snprintf(rel, sizeof(rel), "cacheDetails[%zu]", i);
         if (!json_is_object(d))
-            return fail(err, 400, "invalid_type", at(p, pre, rel), "%s must be an object", p);
+            return event_fail(err, 400, "invalid_type", at(p, pre, rel), "%s must be an object", p);
         snprintf(rel, sizeof(rel), "cacheDetails[%zu].inputTokens", i);
         if (!count(d, pre, rel, true, &n, NULL, err))
             return false;
         snprintf(rel, sizeof(rel), "cacheDetails[%zu].ttl", i);
         if (!ttl)
-            return fail(err, 400, "missing_field", at(p, pre, rel), "%s is required", p);
+            return event_fail(err, 400, "missing_field", at(p, pre, rel), "%s is required", p);
         if (!json_is_string(ttl))
-            return fail(err, 400, "invalid_type", at(p, pre, rel), "%s must be a string", p);
+            return event_fail(err, 400, "invalid_type", at(p, pre, rel), "%s must be a string", p);
         if (str_is(ttl, "5m"))
             sum = w5m;
         else if (str_is(ttl, "1h"))
             sum = w1h;
         else
-            return fail(err, 422, "invalid_value", at(p, pre, rel), "unknown %s (known: 5m, 1h)",
-                        p);
+            return event_fail(err, 422, "invalid_value", at(p, pre, rel),
+                              "unknown %s (known: 5m, 1h)", p);
         snprintf(rel, sizeof(rel), "cacheDetails[%zu].inputTokens", i);
         if (total && *w5m + *w1h + n > *total)
-            return fail(err, 422, "invalid_value", at(p, pre, rel),
-                        "cacheDetails are part of cacheWriteInputTokens and cannot add up to "
-                        "more");
+            return event_fail(err, 422, "invalid_value", at(p, pre, rel),
+                              "cacheDetails are part of cacheWriteInputTokens and cannot add up to "
+                              "more");
         if (*w5m + *w1h + n > EVENT_MAX_TOKENS)
-            return fail(err, 422, "invalid_value", at(p, pre, rel),
-                        "cacheDetails must add up to at most %lld", (long long)EVENT_MAX_TOKENS);
+            return event_fail(err, 422, "invalid_value", at(p, pre, rel),
+                              "cacheDetails must add up to at most %lld",
+                              (long long)EVENT_MAX_TOKENS);
         *sum += n;
     }
     return true;
@@ -538,8 +526,8 @@ static const struct format *find_format(const char *name)
 
 static bool unknown_format(struct event_error *err)
 {
-    return fail(err, 422, "invalid_value", "usage_format",
-                "unknown usage_format (known: " KNOWN ")");
+    return event_fail(err, 422, "invalid_value", "usage_format",
+                      "unknown usage_format (known: " KNOWN ")");
 }
 
 /* Decodes usage in format f; *t and *mode are written only on success. */
@@ -550,7 +538,7 @@ static bool decode_as(const struct format *f, const json_t *usage, const char *p
     enum usage_mode m = mode ? *mode : MODE_STANDARD;
 
     if (!json_is_object(usage))
-        return fail(err, 400, "invalid_type", pre, "%s must be an object", pre);
+        return event_fail(err, 400, "invalid_type", pre, "%s must be an object", pre);
     if (!f->decode(usage, pre, &out, mode ? &m : NULL, err))
         return false;
     *t = out;
@@ -629,7 +617,7 @@ const char *usage_detect(const json_t *usage, const char *provider, struct event
     bool chat, gemini, bedrock, io, resp, anth;
 
     if (!json_is_object(usage)) {
-        fail(err, 400, "invalid_type", "usage", "usage must be an object");
+        event_fail(err, 400, "invalid_type", "usage", "usage must be an object");
         return NULL;
     }
     chat = has_any(usage, chat_marks);
@@ -637,13 +625,13 @@ const char *usage_detect(const json_t *usage, const char *provider, struct event
     bedrock = has_any(usage, bedrock_marks);
     io = has_any(usage, io_marks);
     if (chat + gemini + bedrock + io == 0) {
-        fail(err, 400, "missing_field", "usage_format",
-             "usage has no member that names its format; give usage_format (" KNOWN ")");
+        event_fail(err, 400, "missing_field", "usage_format",
+                   "usage has no member that names its format; give usage_format (" KNOWN ")");
         return NULL;
     }
     if (chat + gemini + bedrock + io > 1) {
-        fail(err, 400, "missing_field", "usage_format",
-             "usage has members of several formats; give usage_format (" KNOWN ")");
+        event_fail(err, 400, "missing_field", "usage_format",
+                   "usage has members of several formats; give usage_format (" KNOWN ")");
         return NULL;
     }
     if (chat)
@@ -664,11 +652,12 @@ const char *usage_detect(const json_t *usage, const char *provider, struct event
         return "openai.responses";
     if (!resp && provider_in(provider, anthropic_providers))
         return "anthropic.messages";
-    fail(err, 400, "missing_field", "usage_format",
-         resp ? "usage has members of both openai.responses and anthropic.messages; give "
-                "usage_format"
-              : "{input_tokens, output_tokens} may be openai.responses or anthropic.messages, "
-                "and the provider does not tell; give usage_format");
+    event_fail(err, 400, "missing_field", "usage_format",
+               resp
+                   ? "usage has members of both openai.responses and anthropic.messages; give "
+                     "usage_format"
+                   : "{input_tokens, output_tokens} may be openai.responses or anthropic.messages, "
+                     "and the provider does not tell; give usage_format");
     return NULL;
 }
 
@@ -684,15 +673,15 @@ static const struct format *detect_response(const json_t *response, const char *
 
     if (member(response, "usageMetadata")) {
         if (usage) {
-            fail(err, 400, "missing_field", "usage_format",
-                 "the response has both usage and usageMetadata; give usage_format");
+            event_fail(err, 400, "missing_field", "usage_format",
+                       "the response has both usage and usageMetadata; give usage_format");
             return NULL;
         }
         return find_format("gemini");
     }
     if (!usage) {
-        fail(err, 400, "missing_field", "response.usage",
-             "the response has no usage (or usageMetadata)");
+        event_fail(err, 400, "missing_field", "response.usage",
+                   "the response has no usage (or usageMetadata)");
         return NULL;
     }
     if (str_is(object, "chat.completion") || str_is(object, "chat.completion.chunk"))
@@ -702,7 +691,7 @@ static const struct format *detect_response(const json_t *response, const char *
     if (str_is(member(response, "type"), "message"))
         return find_format("anthropic.messages");
     if (!json_is_object(usage)) {
-        fail(err, 400, "invalid_type", "response.usage", "response.usage must be an object");
+        event_fail(err, 400, "invalid_type", "response.usage", "response.usage must be an object");
         return NULL;
     }
     name = usage_detect(usage, provider, err);
@@ -721,7 +710,7 @@ bool usage_decode_response(const char *format, const json_t *response, const cha
     char pre[FIELD_MAX];
 
     if (!json_is_object(response))
-        return fail(err, 400, "invalid_type", "response", "response must be an object");
+        return event_fail(err, 400, "invalid_type", "response", "response must be an object");
     f = format ? find_format(format) : detect_response(response, provider, err);
     if (!f)
         return format ? unknown_format(err) : false;
@@ -731,7 +720,7 @@ bool usage_decode_response(const char *format, const json_t *response, const cha
         name = strcmp(name, "usage") == 0 ? "usageMetadata" : "usage";
     if (!(usage = member(response, name))) {
         snprintf(pre, sizeof(pre), "response.%s", f->usage_member);
-        return fail(err, 400, "missing_field", pre, "%s is required", pre);
+        return event_fail(err, 400, "missing_field", pre, "%s is required", pre);
     }
     snprintf(pre, sizeof(pre), "response.%s", name);
     if (!decode_as(f, usage, pre, &r.tokens, mode ? &m : NULL, err))

@@ -14,7 +14,6 @@
 #include "writer.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,23 +57,6 @@ static void reject(struct usage_req *u, size_t index, const json_t *ev, int stat
                                                  "id", json_is_string(id) ? id : NULL, "error", e));
 }
 
-/* Fills err with a refusal of the event; returns false. */
-static bool refuse(struct event_error *err, int status, const char *code, const char *field,
-                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static bool refuse(struct event_error *err, int status, const char *code, const char *field,
-                   const char *fmt, ...)
-{
-    va_list ap;
-
-    err->status = status;
-    err->code = code;
-    snprintf(err->field, sizeof(err->field), "%s", field);
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-    return false;
-}
-
 /* True if id lies in the key's scope (always, for an unscoped key). */
 static bool in_scope(struct http_req *r, int64_t id, bool *db_error)
 {
@@ -98,13 +80,13 @@ bool api_usage_resolve_scope(struct http_req *r, struct ingest_row *row, struct 
         break;
     case SCOPES_NOT_FOUND:
         if (scoped)
-            return refuse(err, 403, "forbidden", "team", "team '%s' is outside this key's team",
-                          row->ev.team);
-        return refuse(err, 422, "unknown_team", "team",
-                      "no team '%s'; create it with POST /v1/admin/teams", row->ev.team);
+            return event_fail(err, 403, "forbidden", "team", "team '%s' is outside this key's team",
+                              row->ev.team);
+        return event_fail(err, 422, "unknown_team", "team",
+                          "no team '%s'; create it with POST /v1/admin/teams", row->ev.team);
     case SCOPES_WRONG_KIND:
-        return refuse(err, 422, "invalid_value", "team", "'%s' is a project, not a team",
-                      row->ev.team);
+        return event_fail(err, 422, "invalid_value", "team", "'%s' is a project, not a team",
+                          row->ev.team);
     case SCOPES_DB_ERROR:
         *db_error = true;
         return false;
@@ -114,10 +96,10 @@ bool api_usage_resolve_scope(struct http_req *r, struct ingest_row *row, struct 
         return false;
     /* A key scoped to a project is in scope only through that project. */
     if (!team_in_scope && !row->ev.project[0])
-        return refuse(err, 403, "forbidden", "team", "team '%s' is outside this key's team",
-                      row->ev.team);
+        return event_fail(err, 403, "forbidden", "team", "team '%s' is outside this key's team",
+                          row->ev.team);
     if (t.archived)
-        return refuse(err, 422, "archived_team", "team", "team '%s' is archived", row->ev.team);
+        return event_fail(err, 422, "archived_team", "team", "team '%s' is archived", row->ev.team);
     row->team_id = t.id;
     if (!row->ev.project[0])
         return true;
@@ -127,24 +109,24 @@ bool api_usage_resolve_scope(struct http_req *r, struct ingest_row *row, struct 
         break;
     case SCOPES_NOT_FOUND:
         if (!team_in_scope)
-            return refuse(err, 403, "forbidden", "project",
-                          "project '%s' is outside this key's team", row->ev.project);
-        return refuse(err, 422, "unknown_project", "project", "no project '%s' in team '%s'",
-                      row->ev.project, row->ev.team);
+            return event_fail(err, 403, "forbidden", "project",
+                              "project '%s' is outside this key's team", row->ev.project);
+        return event_fail(err, 422, "unknown_project", "project", "no project '%s' in team '%s'",
+                          row->ev.project, row->ev.team);
     case SCOPES_WRONG_KIND:
-        return refuse(err, 422, "invalid_value", "project", "'%s' is not a project of team '%s'",
-                      row->ev.project, row->ev.team);
+        return event_fail(err, 422, "invalid_value", "project",
+                          "'%s' is not a project of team '%s'", row->ev.project, row->ev.team);
     case SCOPES_DB_ERROR:
         *db_error = true;
         return false;
     }
     if (!team_in_scope && !in_scope(r, p.id, db_error))
         return *db_error ? false
-                         : refuse(err, 403, "forbidden", "project",
-                                  "project '%s' is outside this key's team", row->ev.project);
+                         : event_fail(err, 403, "forbidden", "project",
+                                      "project '%s' is outside this key's team", row->ev.project);
     if (p.archived)
-        return refuse(err, 422, "archived_team", "project", "project '%s' is archived",
-                      row->ev.project);
+        return event_fail(err, 422, "archived_team", "project", "project '%s' is archived",
+                          row->ev.project);
     row->project_id = p.id;
     return true;
 }

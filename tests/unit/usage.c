@@ -1,4 +1,4 @@
-// links: ingest/usage.c
+// links: ingest/usage.c ingest/event.c
 /*
  * usage: usage_decode, usage_detect and usage_decode_response over tables
  * of provider usage objects and whole responses, each row with its
