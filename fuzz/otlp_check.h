@@ -69,8 +69,8 @@ static void check_event(const struct usage_event *ev)
 
     CHECK(is_id(ev->id));
     CHECK(ev->ts_given && ev->ts_us >= 946684800000000LL && ev->ts_us <= NOW + EVENT_FUTURE_SLACK);
-    CHECK(genai_slug_valid(ev->team));
-    CHECK(ev->project[0] == '\0' || genai_slug_valid(ev->project));
+    CHECK(event_slug_valid(ev->team));
+    CHECK(ev->project[0] == '\0' || event_slug_valid(ev->project));
     CHECK(ev->user[0] == '\0' || clean(ev->user, 1, EVENT_USER_MAX));
     CHECK(ev->api_key_id == 0);
     CHECK(clean(ev->provider, 1, EVENT_NAME_MAX));

@@ -1,4 +1,4 @@
-// links: ingest/otlp.c ingest/genai.c build/gen/otlp.pb-c.c
+// links: ingest/otlp.c ingest/genai.c build/gen/otlp.pb-c.c ingest/event.c ingest/usage.c
 /*
  * Fuzz target for OTLP/JSON requests: otlp_parse (jansson, then the JSON
  * to protobuf-c builder, with and without a tight memory cap), the GenAI

@@ -1,4 +1,4 @@
-// links: ingest/otlp.c ingest/genai.c build/gen/otlp.pb-c.c
+// links: ingest/otlp.c ingest/genai.c build/gen/otlp.pb-c.c ingest/event.c ingest/usage.c
 /*
  * Fuzz target for OTLP/HTTP protobuf requests: otlp_parse (the pre-walk
  * and protobuf-c's unpack, with and without a tight memory cap), the GenAI

@@ -139,6 +139,11 @@ static bool slug_valid(const char *s, size_t len)
     return true;
 }
 
+bool event_slug_valid(const char *s)
+{
+    return s && slug_valid(s, strlen(s));
+}
+
 /*
  * Copies the string v (field names it in errors) into dst (max bytes, plus
  * a NUL): 1..max bytes with no control characters, or a slug when slug is

@@ -102,6 +102,12 @@ bool event_decode(const json_t *obj, int64_t now_us, struct usage_event *ev,
 bool event_fail(struct event_error *err, int status, const char *code, const char *field,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/*
+ * True if s is a slug, the name of an org, team or project:
+ * [a-z0-9][a-z0-9._-]{0,62}. The one definition of the grammar.
+ */
+bool event_slug_valid(const char *s);
+
 /* Frees what ev owns (its tags) and zeroes it. */
 void event_clear(struct usage_event *ev);
 

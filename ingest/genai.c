@@ -321,21 +321,6 @@ void genai_mapping_format(const struct genai_mapping *m, enum genai_field f, cha
 
 /* ---- strings ---- */
 
-bool genai_slug_valid(const char *s)
-{
-    size_t len = s ? strlen(s) : 0;
-
-    if (len < 1 || len > EVENT_SLUG_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-            return false;
-    }
-    return true;
-}
-
 /* No C0, DEL or C1 (UTF-8 C2 80..9F): what event_decode refuses in strings. */
 static bool no_controls(const char *s)
 {
@@ -737,7 +722,7 @@ static enum build mapped_string(const struct genai_mapping *m, enum genai_field 
         if (len == 0 || (f == GENAI_PROJECT && unknown_service(s)))
             continue;
         if (f == GENAI_TEAM || f == GENAI_PROJECT) {
-            if (!genai_slug_valid(s)) {
+            if (!event_slug_valid(s)) {
                 excerpt(ex, sizeof(ex), s);
                 return reject(y, "invalid_value",
                               "%s = \"%s\" (the %s) is not a slug: [a-z0-9][a-z0-9._-]{0,62}", name,

@@ -187,7 +187,4 @@ void genai_batch_clear(struct genai_batch *b);
  */
 void genai_batch_summary(const struct genai_batch *b, char *buf, size_t cap);
 
-/* True if s is a slug: [a-z0-9][a-z0-9._-]{0,62}. */
-bool genai_slug_valid(const char *s);
-
 #endif

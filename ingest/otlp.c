@@ -985,7 +985,7 @@ enum otlp_status otlp_decode_traces(const struct genai_mapping *m, enum otlp_enc
     size_t left;
 
     memset(out, 0, sizeof(*out));
-    if (default_team && !genai_slug_valid(default_team))
+    if (default_team && !event_slug_valid(default_team))
         return fail(err, OTLP_EINVAL, "the default team is not a slug");
     st = otlp_parse(enc, body, len, limits, &r, err);
     if (st != OTLP_OK)

@@ -3,6 +3,7 @@
  * and changes only that team's subtree, and can only make keys inside it.
  */
 #include "api.h"
+#include "event.h"
 #include "scopes.h"
 #include "store.h"
 
@@ -141,7 +142,7 @@ void api_teams_create(struct http_req *r)
         http_reply_error(r, 400, "missing_field", "slug", "'slug' is required");
         goto out;
     }
-    if (!store_slug_valid(slug)) {
+    if (!event_slug_valid(slug)) {
         http_reply_error(r, 422, "invalid_value", "slug",
                          "'slug' must be 1-63 of a-z, 0-9, '.', '_', '-', starting with a letter "
                          "or digit");

@@ -5,6 +5,7 @@
  * events that were waiting for it.
  */
 #include "api.h"
+#include "event.h"
 #include "maint.h"
 #include "prices.h"
 #include "scopes.h"
@@ -125,7 +126,7 @@ void api_prices_create(struct http_req *r)
                          "'provider' and 'model' are required");
         goto out;
     }
-    if (!store_slug_valid(provider)) {
+    if (!event_slug_valid(provider)) {
         http_reply_error(r, 422, "invalid_value", "provider",
                          "'provider' must be lower-case: a-z, 0-9, '.', '_', '-'");
         goto out;

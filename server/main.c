@@ -4,6 +4,7 @@
  * prints one line to standard error and exits non-zero.
  */
 #include "api.h"
+#include "event.h"
 #include "auth.h"
 #include "config.h"
 #include "db.h"
@@ -218,7 +219,7 @@ static struct genai_mapping *build_mapping(const struct config *cfg)
             return NULL;
         }
     }
-    if (*cfg->otlp_default_team && !genai_slug_valid(cfg->otlp_default_team)) {
+    if (*cfg->otlp_default_team && !event_slug_valid(cfg->otlp_default_team)) {
         fail("--otlp-default-team must be a team slug", NULL);
         genai_mapping_free(&m);
     }
@@ -338,7 +339,7 @@ static int keys_create(struct config *cfg, struct cli_opt *o, bool bootstrap)
         return fail("keys create needs --role ingest|verdict|read|admin", NULL);
     if (!auth_parse_role(role_s, &role))
         return fail("--role must be ingest, verdict, read or admin", NULL);
-    if (org && !store_slug_valid(org))
+    if (org && !event_slug_valid(org))
         return fail("--org must be a slug: a-z, 0-9, '.', '_', '-'", NULL);
     if (!(c = cli_db(cfg, &db, org, !bootstrap, &org_id)))
         goto out;

@@ -8,20 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool store_slug_valid(const char *s)
-{
-    size_t n = 0;
-    if (!s || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-        return false;
-    for (; s[n]; n++) {
-        char ch = s[n];
-        if (n >= 63 || !((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' ||
-                         ch == '_' || ch == '-'))
-            return false;
-    }
-    return true;
-}
-
 static enum store_result failed(struct db_conn *c)
 {
     return strcmp(db_conn_sqlstate(c), "23505") == 0 ? STORE_CONFLICT : STORE_ERROR;

@@ -26,9 +26,6 @@ struct store_team {
     bool archived;
 };
 
-/* True if s is a valid slug: [a-z0-9][a-z0-9._-]{0,62}. Pure. */
-bool store_slug_valid(const char *s);
-
 /* Finds an org by slug, creating it when create is set. */
 enum store_result store_org(struct db_conn *c, const char *slug, bool create, int64_t *id)
     __attribute__((warn_unused_result));

@@ -1,4 +1,4 @@
-// links: ingest/genai.c ingest/otlp.c build/gen/otlp.pb-c.c
+// links: ingest/genai.c ingest/otlp.c build/gen/otlp.pb-c.c ingest/event.c ingest/usage.c
 /*
  * genai: the GenAI attribute mapping over a table of OTLP requests. Each
  * row describes spans (name, scope, ids, times, attributes in a small
@@ -991,14 +991,14 @@ Test(genai, many_rejects_and_summary, .init = setup, .fini = teardown)
 
 Test(genai, slugs)
 {
-    cr_expect(genai_slug_valid("search"));
-    cr_expect(genai_slug_valid("a.b_c-9"));
-    cr_expect(genai_slug_valid("0"));
-    cr_expect_not(genai_slug_valid(""));
-    cr_expect_not(genai_slug_valid(NULL));
-    cr_expect_not(genai_slug_valid("-a"));
-    cr_expect_not(genai_slug_valid("Search"));
-    cr_expect_not(genai_slug_valid("a b"));
-    cr_expect_not(genai_slug_valid(
+    cr_expect(event_slug_valid("search"));
+    cr_expect(event_slug_valid("a.b_c-9"));
+    cr_expect(event_slug_valid("0"));
+    cr_expect_not(event_slug_valid(""));
+    cr_expect_not(event_slug_valid(NULL));
+    cr_expect_not(event_slug_valid("-a"));
+    cr_expect_not(event_slug_valid("Search"));
+    cr_expect_not(event_slug_valid("a b"));
+    cr_expect_not(event_slug_valid(
         "a234567890123456789012345678901234567890123456789012345678901234")); /* 64 */
 }

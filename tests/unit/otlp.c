@@ -1,4 +1,4 @@
-// links: ingest/otlp.c ingest/genai.c build/gen/otlp.pb-c.c
+// links: ingest/otlp.c ingest/genai.c build/gen/otlp.pb-c.c ingest/event.c ingest/usage.c
 /*
  * otlp: the two parsers and the encoders, alone. OTLP/JSON rows name a
  * request and the error it must give (status and message, with its path);

@@ -1,10 +1,9 @@
-// links: server/store.c server/db.c server/auth.c server/crypto.c server/log.c server/metrics.c
+// links: ingest/event.c ingest/usage.c
 /*
- * store: slug validation. store.c runs its queries through db.c and makes
- * keys through auth.c, so those are linked, but no test here reaches
- * Postgres.
+ * slug: the one slug grammar (event_slug_valid) that teams, projects, orgs
+ * and OTLP mappings share.
  */
-#include "store.h"
+#include "event.h"
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -54,25 +53,25 @@ static struct slug_case slug_cases[] = {
     {"0" S63, false},
 };
 
-ParameterizedTestParameters(store, slug_valid)
+ParameterizedTestParameters(slug, valid)
 {
     return cr_make_param_array(struct slug_case, slug_cases,
                                sizeof(slug_cases) / sizeof(slug_cases[0]));
 }
 
-ParameterizedTest(struct slug_case *tc, store, slug_valid)
+ParameterizedTest(struct slug_case *tc, slug, valid)
 {
-    cr_expect_eq(store_slug_valid(tc->s), tc->ok, "store_slug_valid(\"%s\") (%zu bytes)", tc->s,
+    cr_expect_eq(event_slug_valid(tc->s), tc->ok, "event_slug_valid(\"%s\") (%zu bytes)", tc->s,
                  strlen(tc->s));
 }
 
-Test(store, slug_valid_null)
+Test(slug, valid_null)
 {
-    cr_expect_not(store_slug_valid(NULL));
+    cr_expect_not(event_slug_valid(NULL));
 }
 
 /* Every single character: only [a-z0-9] may start a slug, [a-z0-9._-] follow. */
-Test(store, slug_valid_each_byte)
+Test(slug, valid_each_byte)
 {
     for (int ch = 1; ch < 256; ch++) {
         char first[2] = {(char)ch, '\0'};
@@ -80,7 +79,7 @@ Test(store, slug_valid_each_byte)
         bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
         bool punct = ch == '.' || ch == '_' || ch == '-';
 
-        cr_expect_eq(store_slug_valid(first), alnum, "first byte 0x%02x", ch);
-        cr_expect_eq(store_slug_valid(later), alnum || punct, "later byte 0x%02x", ch);
+        cr_expect_eq(event_slug_valid(first), alnum, "first byte 0x%02x", ch);
+        cr_expect_eq(event_slug_valid(later), alnum || punct, "later byte 0x%02x", ch);
     }
 }
