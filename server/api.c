@@ -4,6 +4,7 @@
 #include "api.h"
 
 #include "migrate.h"
+#include "writer.h"
 #include "metrics.h"
 
 #include <stdio.h>
@@ -102,6 +103,16 @@ void api_reply_sql_json(struct http_req *r, struct db_conn *c, int status, const
     v = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
     PQclear(res);
     http_reply_json(r, status, v);
+}
+
+void api_job_start(struct http_req *r)
+{
+    writer_submit(r->app->writer, (struct writer_job *)r->defer_arg); /* the job is first */
+}
+
+void api_job_resume(struct writer_job *job)
+{
+    http_resume(job->arg);
 }
 
 void api_healthz(struct http_req *r)

@@ -55,6 +55,17 @@ struct event_error;
 bool api_usage_resolve_scope(struct http_req *r, struct ingest_row *row, struct event_error *err,
                              bool *db_error);
 
+/*
+ * Handing a request's rows to the writer without an HTTP thread waiting:
+ * r->defer_arg points at the handler's state, whose first member is the
+ * struct writer_job, with job.arg = r and job.done = api_job_resume. Then
+ * http_defer(r, api_job_start, finish) submits the job once the connection
+ * is suspended, and the writer's completion resumes it.
+ */
+struct writer_job;
+void api_job_start(struct http_req *r);
+void api_job_resume(struct writer_job *job);
+
 /* Handlers. */
 void api_healthz(struct http_req *r);
 void api_readyz(struct http_req *r);

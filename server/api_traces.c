@@ -22,8 +22,7 @@
 #include <time.h>
 
 struct traces_req {
-    struct writer_job job;
-    struct http_req *r;
+    struct writer_job job; /* first: see api_job_start */
     enum otlp_encoding enc;
     struct genai_batch batch;
     size_t rejected; /* spans refused here: scope, conflicts, database refusals */
@@ -68,18 +67,6 @@ static void refuse_span(struct traces_req *t, const char *id, const char *why)
     t->rejected++;
     if (n + 4 < sizeof(t->message))
         snprintf(t->message + n, sizeof(t->message) - n, "%s%s: %s", n ? "; " : "", id, why);
-}
-
-static void writer_done(struct writer_job *job)
-{
-    struct traces_req *t = job->arg;
-    http_resume(t->r);
-}
-
-static void start_write(struct http_req *r)
-{
-    struct traces_req *t = r->defer_arg;
-    writer_submit(r->app->writer, &t->job);
 }
 
 static void finish(struct http_req *r)
@@ -216,15 +203,14 @@ void api_traces_post(struct http_req *r)
         writer_hash_row(&t->job.rows[i]);
     }
     prices_unlock();
-    t->r = r;
-    t->job.done = writer_done;
-    t->job.arg = t;
+    t->job.done = api_job_resume;
+    t->job.arg = r;
     r->defer_arg = t;
     if (t->job.n == 0) {
         finish(r); /* nothing to write: answer now */
         return;
     }
-    http_defer(r, start_write, finish);
+    http_defer(r, api_job_start, finish);
     return;
 out:
     free_traces(t);

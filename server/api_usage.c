@@ -20,12 +20,11 @@
 #include <time.h>
 
 struct usage_req {
-    struct writer_job job;
-    struct http_req *r;
-    bool batch;       /* sent as {"events": [...]} */
-    size_t total;     /* events in the request */
-    json_t *rejected; /* array of {"index","id","error"} found before writing */
-    size_t *index;    /* row -> index of the event in the request */
+    struct writer_job job; /* first: see api_job_start */
+    bool batch;            /* sent as {"events": [...]} */
+    size_t total;          /* events in the request */
+    json_t *rejected;      /* array of {"index","id","error"} found before writing */
+    size_t *index;         /* row -> index of the event in the request */
 };
 
 static int64_t now_us(void)
@@ -149,18 +148,6 @@ static bool resolve_scope(struct http_req *r, struct usage_req *u, size_t index,
     return false;
 }
 
-static void writer_done(struct writer_job *job)
-{
-    struct usage_req *u = job->arg;
-    http_resume(u->r);
-}
-
-static void start_write(struct http_req *r)
-{
-    struct usage_req *u = r->defer_arg;
-    writer_submit(r->app->writer, &u->job);
-}
-
 /* Builds the reply from what the writer did and what was rejected before. */
 static void finish(struct http_req *r)
 {
@@ -271,7 +258,6 @@ void api_usage_post(struct http_req *r)
     }
     u->batch = events != NULL;
     u->total = n;
-    u->r = r;
     for (size_t i = 0; i < n; i++) {
         const json_t *obj = events ? json_array_get(events, i) : body;
         struct ingest_row *row = &u->job.rows[u->job.n];
@@ -308,15 +294,15 @@ void api_usage_post(struct http_req *r)
         writer_hash_row(&u->job.rows[i]);
     }
     prices_unlock();
-    u->job.done = writer_done;
-    u->job.arg = u;
+    u->job.done = api_job_resume;
+    u->job.arg = r;
     r->defer_arg = u;
     u = NULL;
     if (((struct usage_req *)r->defer_arg)->job.n == 0) {
         finish(r); /* nothing to write */
         goto out;
     }
-    http_defer(r, start_write, finish);
+    http_defer(r, api_job_start, finish);
 out:
     free_usage(u);
     json_decref(body);
