@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LEDGER_TEAM_DEPTH 8 /* a team and up to 7 ancestors */
+#define LEDGER_TEAM_DEPTH 8  /* a team and up to 7 ancestors */
 #define LEDGER_RSV_MAX    64 /* bytes of a reservation id, with its NUL */
 
 /*
@@ -118,10 +118,10 @@ struct ledger_spend {
     struct call_scope scope;
     const char *provider; /* canonical, for the tier mix */
     const char *model;
-    int64_t ts;              /* the event's time, unix seconds: picks the period */
-    money_t cost;            /* effective cost; negative takes spend back (a void) */
-    int64_t requests;        /* +1 for an event, -1 for a void, 0 for an amend's delta */
-    const char *request_id;  /* settles the hold made for it; NULL or "" = none */
+    int64_t ts;             /* the event's time, unix seconds: picks the period */
+    money_t cost;           /* effective cost; negative takes spend back (a void) */
+    int64_t requests;       /* +1 for an event, -1 for a void, 0 for an amend's delta */
+    const char *request_id; /* settles the hold made for it; NULL or "" = none */
 };
 
 /*
@@ -226,10 +226,10 @@ void ledger_verdict(struct ledger *l, const struct verdict_request *rq, int64_t 
 struct budget_status {
     money_t limit, spent, reserved;
     int64_t period_start, period_end;
-    int32_t used_x100;  /* (spent + reserved) / limit, in hundredths of a percent */
-    enum action state;  /* the strictest threshold spent + reserved has crossed */
-    size_t holds;       /* live holds on it */
-    bool loaded;        /* false while pending a load */
+    int32_t used_x100; /* (spent + reserved) / limit, in hundredths of a percent */
+    enum action state; /* the strictest threshold spent + reserved has crossed */
+    size_t holds;      /* live holds on it */
+    bool loaded;       /* false while pending a load */
 };
 
 /* The live state of a budget; false when the ledger has no such enabled budget. */
