@@ -26,9 +26,9 @@ struct period_rule {
      * the ISO weekday a week starts on, 1 (Monday) .. 7 (Sunday). Day: unused.
      */
     int anchor;
-    const struct tz *zone;     /* not owned; NULL means UTC */
-    int64_t fixed_start;       /* PERIOD_FIXED only: unix seconds, inclusive */
-    int64_t fixed_end;         /* PERIOD_FIXED only: unix seconds, exclusive */
+    const struct tz *zone; /* not owned; NULL means UTC */
+    int64_t fixed_start;   /* PERIOD_FIXED only: unix seconds, inclusive */
+    int64_t fixed_end;     /* PERIOD_FIXED only: unix seconds, exclusive */
 };
 
 /*
