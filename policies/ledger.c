@@ -1595,7 +1595,8 @@ static void rule_budgets(struct vctx *v, struct verdict *out, const char *cand, 
         set_policy(out, mv->policy);
         long b = ev.bi >= 0 ? ev.bi : tightest(v, e);
         if (b >= 0)
-            fill_budget(out, &l->budgets[b], ev.bi >= 0 ? ev.thr : 0, ev.worst);
+            fill_budget(out, &l->budgets[b], ev.bi >= 0 ? ev.thr : 0,
+                        ev.worst == ACTION_ALERT ? ACTION_ALERT : ACTION_NONE);
         explain_move(v, &t, mv, cand);
         return;
     }
