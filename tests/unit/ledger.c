@@ -1,5 +1,4 @@
-// links: policies/ledger.c policies/period.c policies/tz.c policies/policy.c ingest/event.c
-// ingest/usage.c ingest/money.c
+// links: policies/ledger.c policies/period.c policies/tz.c policies/policy.c ingest/event.c ingest/usage.c ingest/money.c
 /*
  * ledger: verdicts from a table of budgets, spend and policies (nested
  * budgets, every threshold action, ladders, caps, critical and free calls,
