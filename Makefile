@@ -86,7 +86,7 @@ $(B)/tollgate: $(SERVER_OBJ)
 
 # Unit tests: each suite links the module it tests (named in its first line,
 # "// links: server/route.c ...") and Criterion, and nothing else.
-$(B)/tests/unit_%: tests/unit/%.c $(wildcard server/*.[ch] ingest/*.[ch]) $(PB_C) $(PB_H) | deps
+$(B)/tests/unit_%: tests/unit/%.c $(wildcard server/*.[ch] ingest/*.[ch] policies/*.[ch]) $(PB_C) $(PB_H) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(shell sed -n '1s|^// links:||p' $<) $(LDLIBS) -lcriterion $(LDFLAGS)
 

@@ -127,14 +127,15 @@ struct ledger_spend {
 /*
  * Adds committed spend to every budget and policy mix whose scope is on the
  * path and whose current period contains ts, and settles (drops) the hold
- * with that request id, if any.
+ * with that request id, if any. A mix counts only models in the policy's
+ * ladders, at their tier.
  */
 void ledger_apply(struct ledger *l, const struct ledger_spend *s);
 
 /*
  * Expires holds past their time and rolls accounts whose period ended into
- * the next one (spend zero, pending a load). Returns how many accounts are
- * pending a load.
+ * the next one (spend zero, pending a load; live holds stay reserved until
+ * they settle or expire). Returns how many accounts are pending a load.
  */
 size_t ledger_tick(struct ledger *l, int64_t now);
 
@@ -187,10 +188,22 @@ struct verdict {
      * "free_model", "critical_exempt", "stale_fail_open"; downgrade:
      * "budget_threshold", "budget_fit", "target_mix", "input_token_cap";
      * deny: "budget_exhausted", "model_denied", "model_not_allowed",
-     * "input_token_cap", "stale_fail_closed".
+     * "input_token_cap", "stale_fail_closed". A downgrade that finds no
+     * rung below the model (or no ladder) allows the model as is under the
+     * downgrade's own code ("budget_threshold", "input_token_cap",
+     * "target_mix"); a downgrade a critical call skips allows it as
+     * "critical_exempt", as does a deny threshold it skips.
      */
     const char *reason_code;
     char reason[320]; /* one human sentence */
+    /*
+     * The deciding budget: the one whose threshold acted (for "budget_fit"
+     * the one whose deny threshold the model asked for would cross, with
+     * action ACTION_DOWNGRADE; for an exemption the one whose deny threshold
+     * was skipped, with action ACTION_NONE); otherwise the budget on the path
+     * with the highest used fraction after this call. spent and reserved are
+     * as they were before this call's hold. has_budget false: none applies.
+     */
     bool has_budget;
     struct verdict_budget budget;
     int64_t policy_id; /* the routing policy that acted, 0 = none */
@@ -217,6 +230,25 @@ struct verdict {
  * A call moves at most one rung for rules 2 to 4 together, except to fit
  * under a deny threshold. With reserve, a call that is not denied holds its
  * estimate on every budget on its path until settled, released or expired.
+ *
+ * Details. Rungs come from the most specific policy on the path whose ladders
+ * have the model (user, key and tag; project; the team, then its ancestors;
+ * org), and a rung a list of rule 1 blocks is passed over. A threshold of
+ * percent p is crossed when spent + reserved + estimate > amount x p / 100
+ * (landing exactly on it is allowed); ties between budgets at the same action
+ * go to the one with the least remaining. Whether a critical call skips a
+ * downgrade follows critical_bypass of the policy giving the rungs (of the cap
+ * or mix policy when none does). Calls priced at zero are "free"; an unpriced
+ * model counts as costing 0 but is not free. Staleness applies when
+ * max_staleness > 0 and the ledger was never synced or not within
+ * max_staleness seconds, or a budget has been pending a load for longer than
+ * that: a stale fail-closed budget with a deny threshold that would apply to
+ * the call denies ("stale_fail_closed"); stale fail-open budgets are checked
+ * from memory, and an allow that would be "within_budget" says
+ * "stale_fail_open" instead. A reserve call first drops any live hold with
+ * the same reservation id or request id (a retry replaces its hold, even when
+ * the new verdict is a deny). A hold needs a reservation_id shorter than
+ * LEDGER_RSV_MAX; without one, reserved stays false.
  */
 void ledger_verdict(struct ledger *l, const struct verdict_request *rq, int64_t now,
                     struct verdict *out);
