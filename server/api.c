@@ -35,6 +35,18 @@ const struct http_route api_routes[] = {
     {"GET", "/v1/admin/prices", ADMIN, api_prices_list},
     {"POST", "/v1/admin/prices", ADMIN, api_prices_create},
     {"GET", "/v1/reports/unpriced", ROLE_READ, api_reports_unpriced},
+    {"POST", "/v1/verdict", ROLE_VERDICT, api_verdict_post},
+    {"POST", "/v1/reservations/{id}/release", ROLE_VERDICT, api_reservation_release},
+    {"GET", "/v1/admin/budgets", ADMIN, api_budgets_list},
+    {"POST", "/v1/admin/budgets", ADMIN, api_budgets_create},
+    {"GET", "/v1/admin/budgets/{name}", ADMIN, api_budgets_get},
+    {"PUT", "/v1/admin/budgets/{name}", ADMIN, api_budgets_put},
+    {"DELETE", "/v1/admin/budgets/{name}", ADMIN, api_budgets_delete},
+    {"GET", "/v1/admin/policies", ADMIN, api_policies_list},
+    {"POST", "/v1/admin/policies", ADMIN, api_policies_create},
+    {"GET", "/v1/admin/policies/{name}", ADMIN, api_policies_get},
+    {"PUT", "/v1/admin/policies/{name}", ADMIN, api_policies_put},
+    {"DELETE", "/v1/admin/policies/{name}", ADMIN, api_policies_delete},
 };
 const int api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
 

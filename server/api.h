@@ -87,5 +87,17 @@ void api_usage_amend(struct http_req *r);
 void api_prices_list(struct http_req *r);
 void api_prices_create(struct http_req *r);
 void api_reports_unpriced(struct http_req *r);
+void api_verdict_post(struct http_req *r);
+void api_reservation_release(struct http_req *r);
+void api_budgets_list(struct http_req *r);
+void api_budgets_create(struct http_req *r);
+void api_budgets_get(struct http_req *r);
+void api_budgets_put(struct http_req *r);
+void api_budgets_delete(struct http_req *r);
+void api_policies_list(struct http_req *r);
+void api_policies_create(struct http_req *r);
+void api_policies_get(struct http_req *r);
+void api_policies_put(struct http_req *r);
+void api_policies_delete(struct http_req *r);
 
 #endif

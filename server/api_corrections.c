@@ -13,6 +13,7 @@
  * ingest would store it. Handlers run on HTTP threads; each owns its state.
  */
 #include "api.h"
+#include "verdicts.h"
 #include "log.h"
 #include "prices.h"
 #include "rollup.h"
@@ -430,6 +431,9 @@ static void correct(struct http_req *r, struct correction *k)
         o = correct_once(r, c, k);
     switch (o) {
     case DONE:
+        verdicts_resync();
+        reply_event(r, c, k->id);
+        break;
     case SAME:
         reply_event(r, c, k->id);
         break;

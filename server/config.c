@@ -64,6 +64,16 @@ static const struct entry table[] = {
      0, "OTLP spans: attributes naming the end user"},
     {"otlp-default-team", "TOLLGATE_OTLP_DEFAULT_TEAM", T_STR, F(otlp_default_team), "", 0, 0,
      "OTLP spans that name no team go to this team; empty rejects them"},
+    {"unknown-scope", "TOLLGATE_UNKNOWN_SCOPE", T_STR, F(unknown_scope), "allow", 0, 0,
+     "verdict for a call naming an unknown team or project: allow or deny"},
+    {"hold-ttl", "TOLLGATE_HOLD_TTL", T_INT, F(hold_ttl), "600", 1, 86400,
+     "seconds a reservation holds budget unless its usage event or a release ends it"},
+    {"ledger-reconcile", "TOLLGATE_LEDGER_RECONCILE", T_INT, F(ledger_reconcile), "10", 1, 3600,
+     "seconds between reloads of every budget's spend from Postgres (other instances' spend)"},
+    {"ledger-stale", "TOLLGATE_LEDGER_STALE", T_INT, F(ledger_stale), "60", 1, 86400,
+     "seconds without a reload from Postgres before budgets apply their fail mode"},
+    {"zoneinfo-dir", "TOLLGATE_ZONEINFO_DIR", T_STR, F(zoneinfo_dir), "/usr/share/zoneinfo", 0, 0,
+     "folder of the IANA time zone files that budget periods use"},
 };
 
 #define N_ENTRIES (sizeof(table) / sizeof(table[0]))

@@ -33,6 +33,11 @@ struct config {
     char *otlp_project;      /* OTLP: attributes naming the project */
     char *otlp_user;         /* OTLP: attributes naming the user */
     char *otlp_default_team; /* OTLP: team of spans that name none ("" = reject them) */
+    char *unknown_scope;     /* verdicts for an unknown team or project: "allow" or "deny" */
+    long hold_ttl;           /* seconds a reservation lives unless settled or released */
+    long ledger_reconcile;   /* seconds between full reloads of spend from Postgres */
+    long ledger_stale;       /* seconds without a reload before budgets' fail modes apply */
+    char *zoneinfo_dir;      /* the IANA time zone files */
 };
 
 /* A command's own option, such as `keys create --role`. */

@@ -14,9 +14,12 @@
 #include "maint.h"
 #include "migrate.h"
 #include "otlp.h"
+#include "policydir.h"
+#include "policystore.h"
 #include "prices.h"
 #include "scopes.h"
 #include "store.h"
+#include "verdicts.h"
 #include "writer.h"
 
 #include <errno.h>
@@ -47,6 +50,10 @@ static void usage(FILE *out)
             "  keys revoke ID [--org ORG] revoke a key\n"
             "  prices import FILE         load a price catalog file (idempotent, versioned)\n"
             "  prices reprice             price the unpriced events that now have a price\n"
+            "  policy check DIR           validate the budget and policy files in DIR\n"
+            "  policy apply DIR [--org ORG]\n"
+            "                             make the org's file-managed budgets and policies\n"
+            "                             match DIR (creates, updates, removes)\n"
             "  demo [--if-empty]          load a realistic month of demo data\n"
             "  config                     print the effective settings\n"
             "  version                    print the version\n\n"
@@ -247,6 +254,10 @@ static int cmd_serve(int argc, char **argv)
         fail("--unknown-teams must be reject or create", NULL);
         goto out;
     }
+    if (strcmp(cfg.unknown_scope, "allow") != 0 && strcmp(cfg.unknown_scope, "deny") != 0) {
+        fail("--unknown-scope must be allow or deny", NULL);
+        goto out;
+    }
     if (!load_prices(&cfg))
         goto out;
     scopes_init();
@@ -254,6 +265,10 @@ static int cmd_serve(int argc, char **argv)
         goto out;
     if (!(app.genai = build_mapping(&cfg)))
         goto out;
+    if (!verdicts_start(&cfg, err, sizeof(err))) {
+        fail("starting the ledger", err);
+        goto out;
+    }
     if (!maint_start(cfg.database_url, 5)) {
         fail("cannot start the maintenance thread", NULL);
         goto out;
@@ -283,6 +298,7 @@ static int cmd_serve(int argc, char **argv)
 out:
     maint_stop();
     writer_stop(&app.writer);
+    verdicts_stop();
     prices_shutdown();
     genai_mapping_free(&app.genai);
     if (rc == 0)
@@ -596,6 +612,118 @@ out:
     return rc;
 }
 
+/* Writes the documents of d to the org, then removes the org's file rows not in d. */
+static int policy_apply(struct db_conn *c, int64_t org_id, struct policydir *d)
+{
+    long created = 0, updated = 0, removed = 0, gone;
+    const char **names = NULL;
+    int rc = 1;
+
+    /* Every scope first, so that a bad one stops the apply before anything changed. */
+    for (size_t i = 0; i < d->n_budgets + d->n_policies; i++) {
+        bool is_budget = i < d->n_budgets;
+        size_t k = is_budget ? i : i - d->n_budgets;
+        struct scope *s = is_budget ? &d->budgets[k].scope : &d->policies[k].scope;
+        const struct policydir_origin *o = is_budget ? &d->budget_at[k] : &d->policy_at[k];
+        switch (policystore_resolve(c, org_id, s)) {
+        case STORE_OK:
+            break;
+        case STORE_NOT_FOUND:
+            fprintf(stderr, "%s:%d:%d: scope: no %s '%s' in this org\n", o->file, o->line,
+                    o->column, policy_scope_kind_name(s->kind), s->name);
+            return 1;
+        default:
+            return fail("resolving scopes", db_conn_error(c));
+        }
+    }
+    if (!(names = calloc(d->n_budgets + d->n_policies + 1, sizeof(*names))))
+        return fail("out of memory", NULL);
+    for (size_t i = 0; i < d->n_budgets; i++) {
+        int64_t id;
+        bool made;
+        if (policystore_put_budget(c, org_id, &d->budgets[i], "file", &id, &made) != STORE_OK) {
+            fail("writing a budget", db_conn_error(c));
+            goto out;
+        }
+        made ? created++ : updated++;
+        names[i] = d->budgets[i].name;
+    }
+    if (policystore_prune(c, org_id, POLICY_DOC_BUDGET, names, d->n_budgets, &gone) != STORE_OK) {
+        fail("removing budgets", db_conn_error(c));
+        goto out;
+    }
+    removed += gone;
+    for (size_t i = 0; i < d->n_policies; i++) {
+        int64_t id;
+        bool made;
+        int version;
+        if (policystore_put_policy(c, org_id, &d->policies[i], "file", &id, &made, &version) !=
+            STORE_OK) {
+            fail("writing a policy", db_conn_error(c));
+            goto out;
+        }
+        made ? created++ : updated++;
+        names[i] = d->policies[i].name;
+    }
+    if (policystore_prune(c, org_id, POLICY_DOC_POLICY, names, d->n_policies, &gone) != STORE_OK) {
+        fail("removing policies", db_conn_error(c));
+        goto out;
+    }
+    removed += gone;
+    printf("applied %zu budgets and %zu policies: %ld created, %ld updated, %ld removed\n",
+           d->n_budgets, d->n_policies, created, updated, removed);
+    rc = 0;
+out:
+    free(names);
+    return rc;
+}
+
+static int cmd_policy(int argc, char **argv)
+{
+    struct cli_opt opts[] = {
+        {"org", "the org (default: default)", true, NULL},
+        {NULL, NULL, false, NULL},
+    };
+    struct config cfg = {0};
+    const char *sub = argc > 0 ? argv[0] : "";
+    struct policydir d = {0};
+    struct db *db = NULL;
+    struct db_conn *c = NULL;
+    int64_t org_id;
+    int rc = 1, bad;
+
+    if ((strcmp(sub, "check") && strcmp(sub, "apply")) || argc < 2 || argv[1][0] == '-')
+        return fail("policy needs a subcommand and a directory: check DIR or apply DIR", NULL);
+    if (!parse(&cfg, opts, argc - 2, argv + 2))
+        goto out;
+    verdicts_configure(&cfg);
+    if ((bad = policydir_load(argv[1], &d, stderr)) != 0) {
+        if (bad > 0)
+            fprintf(stderr, "tollgate: %d error%s in %s; nothing applied\n", bad,
+                    bad == 1 ? "" : "s", argv[1]);
+        goto out;
+    }
+    if (!strcmp(sub, "check")) {
+        printf("%s: %zu budgets and %zu policies, all valid\n", argv[1], d.n_budgets, d.n_policies);
+        rc = 0;
+        goto out;
+    }
+    if (opts[0].value && !event_slug_valid(opts[0].value)) {
+        fail("--org must be a slug: a-z, 0-9, '.', '_', '-'", NULL);
+        goto out;
+    }
+    if (!(c = cli_db(&cfg, &db, opts[0].value, false, &org_id)))
+        goto out;
+    rc = policy_apply(c, org_id, &d);
+out:
+    if (c)
+        db_release(db, &c);
+    db_close(&db);
+    policydir_free(&d);
+    config_free(&cfg);
+    return rc;
+}
+
 static int cmd_config(int argc, char **argv)
 {
     struct config cfg = {0};
@@ -623,6 +751,8 @@ int main(int argc, char **argv)
         return cmd_prices(argc - 2, argv + 2);
     if (!strcmp(cmd, "demo"))
         return cmd_demo(argc - 2, argv + 2);
+    if (!strcmp(cmd, "policy"))
+        return cmd_policy(argc - 2, argv + 2);
     if (!strcmp(cmd, "config"))
         return cmd_config(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

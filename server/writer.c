@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "verdicts.h"
 #include "rollup.h"
 
 #include <errno.h>
@@ -718,8 +719,16 @@ static void write_group(struct lane *l, struct writer_job *jobs)
     }
     for (int attempt = 0; attempt < 2 && ensure_conn(l) && (w->spool_size == 0 || spool_replay(l));
          attempt++) {
-        if (write_lines(l->pg, &l->staged, data, len, n, outcome, err, sizeof(err))) {
+        /* The gate makes this commit and its ledger update one step for a ledger reload. */
+        verdicts_gate_enter();
+        bool wrote = write_lines(l->pg, &l->staged, data, len, n, outcome, err, sizeof(err));
+        if (wrote) {
             set_outcomes(jobs, outcome, ROW_ACCEPTED);
+            for (struct writer_job *j = jobs; j; j = j->next)
+                verdicts_apply_rows(j->rows, j->n);
+        }
+        verdicts_gate_leave();
+        if (wrote) {
             pthread_mutex_lock(&w->mu);
             w->st.commits++;
             pthread_mutex_unlock(&w->mu);

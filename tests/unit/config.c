@@ -649,7 +649,12 @@ Test(config, dump_defaults)
                            "otlp-team = tollgate.team,service.namespace\n"
                            "otlp-project = tollgate.project\n"
                            "otlp-user = tollgate.user,user.id,enduser.id\n"
-                           "otlp-default-team = \n");
+                           "otlp-default-team = \n"
+                           "unknown-scope = allow\n"
+                           "hold-ttl = 600\n"
+                           "ledger-reconcile = 10\n"
+                           "ledger-stale = 60\n"
+                           "zoneinfo-dir = /usr/share/zoneinfo\n");
     free(text);
     config_free(&c);
 }
