@@ -86,7 +86,7 @@ $(B)/tollgate: $(SERVER_OBJ)
 
 # Unit tests: each suite links the module it tests (named in its first line,
 # "// links: server/route.c ...") and Criterion, and nothing else.
-$(B)/tests/unit_%: tests/unit/%.c $(wildcard server/*.[ch] ingest/*.[ch]) $(PB_C) $(PB_H) | deps
+$(B)/tests/unit_%: tests/unit/%.c $(wildcard server/*.[ch] ingest/*.[ch] policies/*.[ch]) $(PB_C) $(PB_H) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(shell sed -n '1s|^// links:||p' $<) $(LDLIBS) -lcriterion $(LDFLAGS)
 
@@ -112,7 +112,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -Iserver -Iingest -Ipolicies -I$(PB_GEN) $(PKG_CFLAGS)
 
-build/fuzz/%: fuzz/%.c $(wildcard ingest/*.[ch] fuzz/*.h) $(PB_C) $(PB_H) | deps
+build/fuzz/%: fuzz/%.c $(wildcard ingest/*.[ch] policies/*.[ch] fuzz/*.h) $(PB_C) $(PB_H) | deps
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(shell sed -n '1s|^// links:||p' $<) $(LDLIBS)
 
