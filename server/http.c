@@ -105,7 +105,7 @@ void http_reply_buf(struct http_req *r, int status, const char *content_type, ch
 
 void http_reply_json(struct http_req *r, int status, json_t *obj)
 {
-    char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
 
     json_decref(obj);
     if (!s) {

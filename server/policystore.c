@@ -359,7 +359,7 @@ enum store_result policystore_put_policy(struct db_conn *c, int64_t org_id,
 
     if (!doc)
         return STORE_ERROR;
-    doc_text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    doc_text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
     json_decref(doc);
     if (!doc_text)
         return STORE_ERROR;
