@@ -112,7 +112,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -Iserver -Iingest -Ipolicies -I$(PB_GEN) $(PKG_CFLAGS)
 
-build/fuzz/%: fuzz/%.c $(wildcard ingest/*.[ch] fuzz/*.h) $(PB_C) $(PB_H) | deps
+build/fuzz/%: fuzz/%.c $(wildcard ingest/*.[ch] policies/*.[ch] fuzz/*.h) $(PB_C) $(PB_H) | deps
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(shell sed -n '1s|^// links:||p' $<) $(LDLIBS)
 

@@ -25,14 +25,15 @@
 #define POLICY_MODEL_MAX      200
 #define POLICY_THRESHOLDS_MAX 16
 #define POLICY_TIERS_MAX      4
-#define POLICY_LADDERS_MAX    64  /* chains in one policy, all providers */
-#define POLICY_PATTERNS_MAX   64  /* in an allow or deny list */
+#define POLICY_LADDERS_MAX    64 /* chains in one policy, all providers */
+#define POLICY_PATTERNS_MAX   64 /* in an allow or deny list */
 
 enum scope_kind { SCOPE_ORG = 0, SCOPE_TEAM, SCOPE_PROJECT, SCOPE_USER, SCOPE_KEY, SCOPE_TAG };
 
 /* "org", "team", "project", "user", "key", "tag". */
 const char *policy_scope_kind_name(enum scope_kind k);
-bool policy_parse_scope_kind(const char *s, enum scope_kind *out) __attribute__((warn_unused_result));
+bool policy_parse_scope_kind(const char *s, enum scope_kind *out)
+    __attribute__((warn_unused_result));
 
 /*
  * What a budget or policy applies to. A document names it ({"team":
@@ -65,9 +66,9 @@ struct budget {
     struct scope scope;
     money_t amount; /* > 0 ... or 0: every priced call is over */
     enum period_kind period;
-    char timezone[64]; /* IANA name; "UTC" by default */
-    int anchor;        /* see struct period_rule; 1 by default */
-    int64_t window_start, window_end; /* PERIOD_FIXED: unix seconds */
+    char timezone[64];                                  /* IANA name; "UTC" by default */
+    int anchor;                                         /* see struct period_rule; 1 by default */
+    int64_t window_start, window_end;                   /* PERIOD_FIXED: unix seconds */
     struct threshold thresholds[POLICY_THRESHOLDS_MAX]; /* sorted by percent, then action */
     size_t n_thresholds;                                /* >= 1 */
     enum fail_mode fail_mode; /* what a deny threshold does when the ledger is stale */
