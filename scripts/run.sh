@@ -20,6 +20,8 @@ export DATABASE_URL
 # The price catalog snapshot: idempotent, so only a changed snapshot adds rows.
 "$bin" prices import prices/genai-prices.json
 "$bin" demo --if-empty
+# The shipped example budgets and 70/20/10 routing policy (file-managed: rerunning converges).
+"$bin" policy apply policies/examples
 
 # The first admin key is printed once; only its hash is stored.
 key=$("$bin" keys bootstrap 2>/dev/null | tail -n 1)

@@ -37,6 +37,7 @@ const struct http_route api_routes[] = {
     {"GET", "/v1/reports/unpriced", ROLE_READ, api_reports_unpriced},
     {"POST", "/v1/verdict", ROLE_VERDICT, api_verdict_post},
     {"POST", "/v1/reservations/{id}/release", ROLE_VERDICT, api_reservation_release},
+    {"POST", "/v1/ext_authz/{path*}", ROLE_VERDICT, api_ext_authz},
     {"GET", "/v1/admin/budgets", ADMIN, api_budgets_list},
     {"POST", "/v1/admin/budgets", ADMIN, api_budgets_create},
     {"GET", "/v1/admin/budgets/{name}", ADMIN, api_budgets_get},

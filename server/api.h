@@ -89,6 +89,7 @@ void api_prices_create(struct http_req *r);
 void api_reports_unpriced(struct http_req *r);
 void api_verdict_post(struct http_req *r);
 void api_reservation_release(struct http_req *r);
+void api_ext_authz(struct http_req *r);
 void api_budgets_list(struct http_req *r);
 void api_budgets_create(struct http_req *r);
 void api_budgets_get(struct http_req *r);

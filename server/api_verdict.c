@@ -89,26 +89,6 @@ static bool get_tags(struct http_req *r, json_t *body, const json_t **out)
     return true;
 }
 
-/* Replies for an unknown team or project with the configured default verdict. */
-static void reply_unknown(struct http_req *r, const char *field, const char *name,
-                          const char *provider, const char *model)
-{
-    bool allow = strcmp(r->app->cfg->unknown_scope, "deny") != 0;
-    struct verdict v = {.decision = allow ? DECISION_ALLOW : DECISION_DENY,
-                        .reason_code = "unknown_scope"};
-    char msg[256];
-
-    snprintf(v.model, sizeof(v.model), "%s", model);
-    snprintf(msg, sizeof(msg), "No %s '%s' is known; %s by default (--unknown-scope).", field, name,
-             allow ? "allowed" : "denied");
-    verdicts_count(r->key.org_id, 0, provider ? provider : "", model, &v, 0, time(NULL));
-    http_reply_json(r, 200,
-                    json_pack("{s:s, s:s, s:s?, s:s, s:{s:s, s:s}, s:n, s:n, s:n}", "decision",
-                              allow ? "allow" : "deny", "model", model, "provider", provider,
-                              "requested_model", model, "reason", "code", "unknown_scope",
-                              "message", msg, "budget", "policy", "estimated_cost_usd"));
-}
-
 static json_t *scope_json(const struct scope *s)
 {
     if (s->kind == SCOPE_TAG)
@@ -173,67 +153,198 @@ static json_t *verdict_json(const struct verdict *v, const char *provider, const
     return o;
 }
 
+/* A call to decide, as either endpoint reads it. */
+struct vin {
+    const char *team, *project, *user, *provider, *model, *request_id;
+    const json_t *tags;
+    int64_t input_tokens, max_output_tokens, key_id;
+    enum priority priority;
+    enum usage_mode mode;
+    bool reserve;
+};
+
+struct vout {
+    struct verdict v;
+    char rsv[LEDGER_RSV_MAX];
+    char provider[EVENT_NAME_MAX + 1], model[EVENT_NAME_MAX + 1];
+};
+
+/* The configured verdict for an unknown team or project. */
+static void unknown_scope(struct http_req *r, const struct vin *in, const char *what,
+                          const char *name, struct vout *o)
+{
+    bool allow = strcmp(r->app->cfg->unknown_scope, "deny") != 0;
+
+    o->v.decision = allow ? DECISION_ALLOW : DECISION_DENY;
+    o->v.reason_code = "unknown_scope";
+    snprintf(o->v.reason, sizeof(o->v.reason),
+             "No %s '%s' is known; %s by default (--unknown-scope).", what, name,
+             allow ? "allowed" : "denied");
+    snprintf(o->v.model, sizeof(o->v.model), "%s", in->model);
+    verdicts_count(r->key.org_id, 0, o->provider, o->model, &o->v, 0, time(NULL));
+}
+
+/*
+ * Decides a call: resolves its scope from the caches (a scoped key only
+ * inside its team), prices the estimate and asks the ledger. Returns false
+ * when it replied with an error.
+ */
+static bool decide(struct http_req *r, const struct vin *in, struct vout *o)
+{
+    struct ledger *ledger = verdicts_ledger();
+    struct verdict_request rq = {0};
+    struct estimate_ctx ec = {0};
+    const char *cprov, *cmodel;
+    bool db_error = false, priced;
+    money_t est_req;
+    int64_t team_id = 0;
+
+    memset(o, 0, sizeof(*o));
+    snprintf(o->provider, sizeof(o->provider), "%s", in->provider ? in->provider : "");
+    snprintf(o->model, sizeof(o->model), "%s", in->model);
+    if (!ledger) {
+        http_reply_error(r, 503, "unavailable", NULL, "the ledger is not running");
+        return false;
+    }
+    rq.scope.org_id = r->key.org_id;
+    rq.scope.user = in->user;
+    rq.scope.key_id = in->key_id;
+    rq.scope.tags = in->tags;
+    if (in->team) {
+        struct scope_team t, p;
+        switch (scopes_team(r->app->db, r->key.org_id, in->team, false, &t)) {
+        case SCOPES_OK:
+            break;
+        case SCOPES_NOT_FOUND:
+        case SCOPES_WRONG_KIND:
+            if (r->key.team_id) {
+                http_reply_error(r, 403, "forbidden", "team",
+                                 "team '%s' is outside this key's team", in->team);
+                return false;
+            }
+            unknown_scope(r, in, "team", in->team, o);
+            return true;
+        default:
+            http_reply_error(r, 503, "unavailable", NULL,
+                             "cannot resolve the team: Postgres is unreachable");
+            return false;
+        }
+        team_id = t.id;
+        if (in->project) {
+            switch (scopes_project(r->app->db, r->key.org_id, t.id, in->project, false, &p)) {
+            case SCOPES_OK:
+                rq.scope.project_id = p.id;
+                break;
+            case SCOPES_NOT_FOUND:
+            case SCOPES_WRONG_KIND:
+                unknown_scope(r, in, "project", in->project, o);
+                return true;
+            default:
+                http_reply_error(r, 503, "unavailable", NULL,
+                                 "cannot resolve the project: Postgres is unreachable");
+                return false;
+            }
+        }
+        if (r->key.team_id &&
+            !scopes_within(r->app->db, rq.scope.project_id ? rq.scope.project_id : t.id,
+                           r->key.team_id, &db_error)) {
+            if (db_error)
+                http_reply_error(r, 503, "unavailable", NULL, "cannot check the key's scope");
+            else
+                http_reply_error(r, 403, "forbidden", "team",
+                                 "team '%s' is outside this key's team", in->team);
+            return false;
+        }
+        verdicts_team_path(t.id, &rq.scope);
+    } else if (r->key.team_id) {
+        http_reply_error(r, 422, "missing_field", "team", "a key scoped to a team must name it");
+        return false;
+    }
+    if (in->reserve) {
+        uint8_t raw[12];
+        if (!crypto_random(raw, sizeof(raw))) {
+            http_reply_error(r, 500, "internal", NULL, "no randomness for a reservation id");
+            return false;
+        }
+        memcpy(o->rsv, "rsv_", 4);
+        crypto_hex(raw, sizeof(raw), o->rsv + 4);
+    }
+
+    ec.cat = prices_lock();
+    ec.org_id = r->key.org_id;
+    ec.now = time(NULL);
+    ec.mode = in->mode;
+    ec.tokens.input_uncached = in->input_tokens;
+    ec.tokens.output = in->max_output_tokens;
+    if (catalog_resolve(ec.cat, in->provider, in->model, &cprov, &cmodel)) {
+        snprintf(o->provider, sizeof(o->provider), "%s", cprov);
+        snprintf(o->model, sizeof(o->model), "%s", cmodel);
+    }
+    rq.provider = o->provider;
+    rq.model = o->model;
+    rq.input_tokens = in->input_tokens;
+    rq.max_output_tokens = in->max_output_tokens;
+    rq.priority = in->priority;
+    rq.reserve = in->reserve;
+    rq.request_id = in->request_id;
+    rq.reservation_id = o->rsv;
+    rq.hold_ttl = r->app->cfg->hold_ttl;
+    rq.max_staleness = r->app->cfg->ledger_stale;
+    rq.estimate = estimate;
+    rq.estimate_arg = &ec;
+    est_req = estimate(&ec, o->provider, o->model, &priced);
+    ledger_verdict(ledger, &rq, ec.now, &o->v);
+    prices_unlock();
+    verdicts_count(r->key.org_id, team_id, o->provider, o->model, &o->v, est_req, ec.now);
+    return true;
+}
+
 static const char *const verdict_fields[] = {
     "team",         "project",           "user",     "api_key_id", "tags",    "provider",   "model",
     "input_tokens", "max_output_tokens", "priority", "mode",       "reserve", "request_id", NULL};
 
 void api_verdict_post(struct http_req *r)
 {
-    struct ledger *ledger = verdicts_ledger();
     json_t *body = http_body_object(r), *v;
-    const char *team = NULL, *project = NULL, *user = NULL, *provider = NULL, *model = NULL;
-    const char *priority = NULL, *mode = NULL, *request_id = NULL;
-    struct verdict_request rq = {0};
-    struct estimate_ctx ec = {0};
-    struct verdict out;
-    char rsv[LEDGER_RSV_MAX] = "";
-    const char *cprov = NULL, *cmodel = NULL;
-    char prov_buf[EVENT_NAME_MAX + 1] = "", model_buf[EVENT_NAME_MAX + 1] = "";
-    bool db_error = false, priced_req;
-    money_t est_req;
-    int64_t team_id = 0;
+    const char *priority = NULL, *mode = NULL;
+    struct vin in = {.priority = PRIORITY_INTERACTIVE, .mode = MODE_STANDARD};
+    struct vout *o = NULL;
 
     if (!body)
         return;
-    if (!ledger) {
-        http_reply_error(r, 503, "unavailable", NULL, "the ledger is not running");
-        goto out;
-    }
     if (!api_only_fields(r, body, verdict_fields) ||
-        !api_opt_string(r, body, "team", EVENT_SLUG_MAX, &team) ||
-        !api_opt_string(r, body, "project", EVENT_SLUG_MAX, &project) ||
-        !api_opt_string(r, body, "user", EVENT_USER_MAX, &user) ||
-        !api_opt_string(r, body, "provider", EVENT_NAME_MAX, &provider) ||
-        !api_opt_string(r, body, "model", EVENT_NAME_MAX, &model) ||
+        !api_opt_string(r, body, "team", EVENT_SLUG_MAX, &in.team) ||
+        !api_opt_string(r, body, "project", EVENT_SLUG_MAX, &in.project) ||
+        !api_opt_string(r, body, "user", EVENT_USER_MAX, &in.user) ||
+        !api_opt_string(r, body, "provider", EVENT_NAME_MAX, &in.provider) ||
+        !api_opt_string(r, body, "model", EVENT_NAME_MAX, &in.model) ||
         !api_opt_string(r, body, "priority", 32, &priority) ||
         !api_opt_string(r, body, "mode", 32, &mode) ||
-        !api_opt_string(r, body, "request_id", EVENT_NAME_MAX, &request_id) ||
-        !get_tokens(r, body, "input_tokens", &rq.input_tokens) ||
-        !get_tokens(r, body, "max_output_tokens", &rq.max_output_tokens) ||
-        !get_tags(r, body, &rq.scope.tags))
+        !api_opt_string(r, body, "request_id", EVENT_NAME_MAX, &in.request_id) ||
+        !get_tokens(r, body, "input_tokens", &in.input_tokens) ||
+        !get_tokens(r, body, "max_output_tokens", &in.max_output_tokens) ||
+        !get_tags(r, body, &in.tags))
         goto out;
-    if (!model || !*model) {
+    if (!in.model || !*in.model) {
         http_reply_error(r, 422, "missing_field", "model", "'model' is required");
         goto out;
     }
-    if ((team && !event_slug_valid(team)) || (project && !event_slug_valid(project))) {
+    if ((in.team && !event_slug_valid(in.team)) || (in.project && !event_slug_valid(in.project))) {
         http_reply_error(r, 422, "invalid_value",
-                         team && !event_slug_valid(team) ? "team" : "project",
+                         in.team && !event_slug_valid(in.team) ? "team" : "project",
                          "team and project must be slugs: a-z, 0-9, '.', '_', '-'");
         goto out;
     }
-    if (project && !team) {
+    if (in.project && !in.team) {
         http_reply_error(r, 422, "missing_field", "team", "a project needs its team");
         goto out;
     }
-    rq.priority = PRIORITY_INTERACTIVE;
-    if (priority && !ledger_parse_priority(priority, &rq.priority)) {
+    if (priority && !ledger_parse_priority(priority, &in.priority)) {
         http_reply_error(r, 422, "invalid_value", "priority",
                          "'priority' must be interactive, batch or critical");
         goto out;
     }
-    ec.mode = MODE_STANDARD;
-    if (mode && !pricing_parse_mode(mode, &ec.mode)) {
+    if (mode && !pricing_parse_mode(mode, &in.mode)) {
         http_reply_error(r, 422, "invalid_value", "mode",
                          "'mode' must be standard, batch, flex or priority");
         goto out;
@@ -243,8 +354,8 @@ void api_verdict_post(struct http_req *r)
         http_reply_error(r, 400, "invalid_type", "reserve", "'reserve' must be true or false");
         goto out;
     }
-    rq.reserve = v && json_is_true(v);
-    if (rq.reserve && (!request_id || !*request_id)) {
+    in.reserve = v && json_is_true(v);
+    if (in.reserve && (!in.request_id || !*in.request_id)) {
         http_reply_error(r, 422, "missing_field", "request_id",
                          "a reservation needs the 'request_id' its usage event will carry");
         goto out;
@@ -256,99 +367,112 @@ void api_verdict_post(struct http_req *r)
                              "'api_key_id' must be a positive integer");
             goto out;
         }
-        rq.scope.key_id = json_integer_value(v);
+        in.key_id = json_integer_value(v);
     }
-
-    /* Scope: the team and project from the cache; a scoped key only inside its team. */
-    rq.scope.org_id = r->key.org_id;
-    rq.scope.user = user;
-    if (team) {
-        struct scope_team t, p;
-        switch (scopes_team(r->app->db, r->key.org_id, team, false, &t)) {
-        case SCOPES_OK:
-            break;
-        case SCOPES_NOT_FOUND:
-        case SCOPES_WRONG_KIND:
-            if (r->key.team_id) {
-                http_reply_error(r, 403, "forbidden", "team",
-                                 "team '%s' is outside this key's team", team);
-                goto out;
-            }
-            reply_unknown(r, "team", team, provider, model);
-            goto out;
-        default:
-            http_reply_error(r, 503, "unavailable", NULL,
-                             "cannot resolve the team: Postgres is unreachable");
-            goto out;
-        }
-        team_id = t.id;
-        if (project) {
-            switch (scopes_project(r->app->db, r->key.org_id, t.id, project, false, &p)) {
-            case SCOPES_OK:
-                rq.scope.project_id = p.id;
-                break;
-            case SCOPES_NOT_FOUND:
-            case SCOPES_WRONG_KIND:
-                reply_unknown(r, "project", project, provider, model);
-                goto out;
-            default:
-                http_reply_error(r, 503, "unavailable", NULL,
-                                 "cannot resolve the project: Postgres is unreachable");
-                goto out;
-            }
-        }
-        if (r->key.team_id &&
-            !scopes_within(r->app->db, rq.scope.project_id ? rq.scope.project_id : t.id,
-                           r->key.team_id, &db_error)) {
-            if (db_error)
-                http_reply_error(r, 503, "unavailable", NULL, "cannot check the key's scope");
-            else
-                http_reply_error(r, 403, "forbidden", "team",
-                                 "team '%s' is outside this key's team", team);
-            goto out;
-        }
-        verdicts_team_path(t.id, &rq.scope);
-    } else if (r->key.team_id) {
-        http_reply_error(r, 422, "missing_field", "team", "a key scoped to a team must name it");
+    if (!(o = malloc(sizeof(*o)))) {
+        http_reply_error(r, 500, "internal", NULL, "out of memory");
         goto out;
     }
-    if (rq.reserve) {
-        uint8_t raw[12];
-        if (!crypto_random(raw, sizeof(raw))) {
-            http_reply_error(r, 500, "internal", NULL, "no randomness for a reservation id");
-            goto out;
-        }
-        memcpy(rsv, "rsv_", 4);
-        crypto_hex(raw, sizeof(raw), rsv + 4);
-    }
-
-    ec.cat = prices_lock();
-    ec.org_id = r->key.org_id;
-    ec.now = time(NULL);
-    ec.tokens.input_uncached = rq.input_tokens;
-    ec.tokens.output = rq.max_output_tokens;
-    if (catalog_resolve(ec.cat, provider, model, &cprov, &cmodel)) {
-        snprintf(prov_buf, sizeof(prov_buf), "%s", cprov);
-        snprintf(model_buf, sizeof(model_buf), "%s", cmodel);
-    } else {
-        snprintf(prov_buf, sizeof(prov_buf), "%s", provider ? provider : "");
-        snprintf(model_buf, sizeof(model_buf), "%s", model);
-    }
-    rq.provider = prov_buf;
-    rq.model = model_buf;
-    rq.request_id = request_id;
-    rq.reservation_id = rsv;
-    rq.hold_ttl = r->app->cfg->hold_ttl;
-    rq.max_staleness = r->app->cfg->ledger_stale;
-    rq.estimate = estimate;
-    rq.estimate_arg = &ec;
-    est_req = estimate(&ec, prov_buf, model_buf, &priced_req);
-    ledger_verdict(ledger, &rq, ec.now, &out);
-    prices_unlock();
-
-    verdicts_count(r->key.org_id, team_id, prov_buf, model_buf, &out, est_req, ec.now);
-    http_reply_json(r, 200, verdict_json(&out, prov_buf[0] ? prov_buf : NULL, model_buf, rsv));
+    if (decide(r, &in, o))
+        http_reply_json(r, 200,
+                        verdict_json(&o->v, o->provider[0] ? o->provider : NULL, o->model, o->rsv));
 out:
+    free(o);
+    json_decref(body);
+}
+
+/* A header's value as tokens; false (replied) when present but not a count. */
+static bool header_tokens(struct http_req *r, const char *name, int64_t *out)
+{
+    const char *h = http_header(r, name);
+    char *end;
+    long long v;
+
+    if (!h)
+        return true;
+    v = strtoll(h, &end, 10);
+    if (end == h || *end || v < 0 || v > EVENT_MAX_TOKENS) {
+        http_reply_error(r, 400, "invalid_value", name, "'%s' must be a token count", name);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/*
+ * Envoy's ext_authz HTTP service: Envoy sends the call's method, path (under
+ * this prefix), headers and, with with_request_body, its JSON body. The
+ * scope comes from x-tollgate-* headers; the model from x-tollgate-model or
+ * the body's "model"; the output cap from the body's max_tokens (or
+ * max_completion_tokens, max_output_tokens); the input estimate from
+ * x-tollgate-input-tokens, else a quarter of the body's bytes. 200 allows
+ * (x-tollgate-model names the model to call), 403 denies; both carry the
+ * verdict as JSON.
+ */
+void api_ext_authz(struct http_req *r)
+{
+    struct vin in = {.priority = PRIORITY_INTERACTIVE, .mode = MODE_STANDARD};
+    const char *priority = http_header(r, "x-tollgate-priority");
+    const char *reserve = http_header(r, "x-tollgate-reserve");
+    json_t *body = NULL, *v;
+    struct vout *o = NULL;
+
+    in.team = http_header(r, "x-tollgate-team");
+    in.project = http_header(r, "x-tollgate-project");
+    in.user = http_header(r, "x-tollgate-user");
+    in.provider = http_header(r, "x-tollgate-provider");
+    in.model = http_header(r, "x-tollgate-model");
+    in.request_id = http_header(r, "x-request-id");
+    in.input_tokens = (int64_t)(r->body_len / 4);
+    if (r->body_len && (body = json_loadb(r->body, r->body_len, 0, NULL)) && json_is_object(body)) {
+        static const char *const caps[] = {"max_tokens", "max_completion_tokens",
+                                           "max_output_tokens"};
+        if (!in.model && json_is_string(v = json_object_get(body, "model")))
+            in.model = json_string_value(v);
+        for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+            if (json_is_integer(v = json_object_get(body, caps[i])) && json_integer_value(v) >= 0 &&
+                json_integer_value(v) <= EVENT_MAX_TOKENS) {
+                in.max_output_tokens = json_integer_value(v);
+                break;
+            }
+    }
+    if (!header_tokens(r, "x-tollgate-input-tokens", &in.input_tokens))
+        goto out;
+    if (!in.model || !*in.model || strlen(in.model) > EVENT_NAME_MAX) {
+        http_reply_error(r, 400, "missing_field", "model",
+                         "no model: send x-tollgate-model, or the body with a 'model'");
+        goto out;
+    }
+    if ((in.team && !event_slug_valid(in.team)) || (in.project && !event_slug_valid(in.project)) ||
+        (in.project && !in.team) || (in.user && strlen(in.user) > EVENT_USER_MAX) ||
+        (in.provider && strlen(in.provider) > EVENT_NAME_MAX)) {
+        http_reply_error(r, 400, "invalid_value", NULL,
+                         "x-tollgate-team and x-tollgate-project must be slugs (a project needs "
+                         "its team)");
+        goto out;
+    }
+    if (priority && !ledger_parse_priority(priority, &in.priority)) {
+        http_reply_error(r, 400, "invalid_value", "x-tollgate-priority",
+                         "x-tollgate-priority must be interactive, batch or critical");
+        goto out;
+    }
+    in.reserve = reserve && !strcmp(reserve, "true") && in.request_id && *in.request_id &&
+                 strlen(in.request_id) <= EVENT_NAME_MAX;
+    if (!(o = malloc(sizeof(*o)))) {
+        http_reply_error(r, 500, "internal", NULL, "out of memory");
+        goto out;
+    }
+    if (!decide(r, &in, o))
+        goto out;
+    http_add_header(r, "x-tollgate-decision", ledger_decision_name(o->v.decision));
+    http_add_header(r, "x-tollgate-model", o->v.model);
+    http_add_header(r, "x-tollgate-reason", o->v.reason_code);
+    if (o->v.reserved)
+        http_add_header(r, "x-tollgate-reservation-id", o->rsv);
+    http_reply_json(r, o->v.decision == DECISION_DENY ? 403 : 200,
+                    verdict_json(&o->v, o->provider[0] ? o->provider : NULL, o->model, o->rsv));
+out:
+    free(o);
     json_decref(body);
 }
 

@@ -83,6 +83,25 @@ static void new_request_id(char out[72])
     snprintf(out, 72, "%016llx", (unsigned long long)x);
 }
 
+static bool printable(const char *s, size_t cap)
+{
+    size_t n = 0;
+    for (; *s; s++, n++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || n + 1 >= cap)
+            return false;
+    return true;
+}
+
+void http_add_header(struct http_req *r, const char *name, const char *value)
+{
+    if (r->n_extra >= (int)(sizeof(r->extra) / sizeof(r->extra[0])) || !*name ||
+        !printable(name, sizeof(r->extra[0].name)) || !printable(value, sizeof(r->extra[0].value)))
+        return;
+    snprintf(r->extra[r->n_extra].name, sizeof(r->extra[0].name), "%s", name);
+    snprintf(r->extra[r->n_extra].value, sizeof(r->extra[0].value), "%s", value);
+    r->n_extra++;
+}
+
 const char *http_header(struct http_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -355,6 +374,8 @@ static enum MHD_Result send_reply(struct http_req *r)
         MHD_add_response_header(resp, "Allow", r->allow);
     if (r->retry_after[0])
         MHD_add_response_header(resp, "Retry-After", r->retry_after);
+    for (int i = 0; i < r->n_extra; i++)
+        MHD_add_response_header(resp, r->extra[i].name, r->extra[i].value);
     if (atomic_load(&r->app->draining))
         MHD_add_response_header(resp, "Connection", "close");
     ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);

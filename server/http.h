@@ -52,6 +52,11 @@ struct http_req {
     char location[256];
     char allow[64];
     char retry_after[16];
+    struct {
+        char name[32];
+        char value[224];
+    } extra[4]; /* more response headers (http_add_header) */
+    int n_extra;
     bool replied;
     /* deferral (see http_defer) */
     http_handler defer_start;
@@ -102,6 +107,12 @@ void http_reply_buf(struct http_req *r, int status, const char *content_type, ch
 
 /* Replies 503 (Postgres unreachable) or 500 (anything else) for a failed query. */
 void http_reply_db_error(struct http_req *r, struct db_conn *c);
+
+/*
+ * Adds a response header (at most 4 per request; names under 32 bytes,
+ * values under 224, both printable ASCII: others are dropped).
+ */
+void http_add_header(struct http_req *r, const char *name, const char *value);
 
 /* A request header, or NULL. */
 const char *http_header(struct http_req *r, const char *name);

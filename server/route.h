@@ -22,7 +22,9 @@ struct route_params {
 /*
  * True if path matches pattern segment by segment; a "{name}" segment matches
  * one non-empty segment of at most ROUTE_MAX_PARAM_LEN-1 bytes and is captured
- * into out (which may be NULL). A trailing slash on path does not match.
+ * into out (which may be NULL). A last segment "{name*}" matches the rest of
+ * the path (one or more segments, not ending in '/', at most
+ * ROUTE_MAX_PARAM_LEN-1 bytes). A trailing slash on path does not match.
  * On false, out is left in an unspecified state.
  */
 bool route_match(const char *pattern, const char *path, struct route_params *out);

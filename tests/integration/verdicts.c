@@ -460,3 +460,57 @@ Test(verdicts, no_overshoot_under_64_concurrent_clients, .timeout = 120)
     cr_expect(allowed >= 15, "only %d calls allowed (spent %s)", allowed, spent);
     cr_expect(atof(spent) > 9.3, "spent only %s: the budget was not used", spent);
 }
+
+Test(verdicts, envoy_ext_authz)
+{
+    struct fx f;
+    struct th_resp r;
+    start(&f, NULL);
+    budget(&f, "{\"name\":\"b\",\"scope\":{\"team\":\"search\"},\"amount_usd\":\"1\","
+               "\"period\":\"month\",\"thresholds\":[{\"at\":50,\"action\":\"downgrade\"},"
+               "{\"at\":100,\"action\":\"deny\"}]}");
+    th_http(f.s, "POST", "/v1/admin/policies", f.admin, "application/json",
+            "{\"name\":\"ladder\",\"scope\":{\"org\":\"default\"},"
+            "\"tiers\":[\"premium\",\"economy\"],\"ladders\":{\"openai\":[\"gpt-4o\",\"gpt-4o-"
+            "mini\"]}}",
+            &r);
+    th_assert_status(&r, 201);
+    /* What Envoy sends: the call's path under the prefix, its body, and the headers it adds. */
+    const char *body = "{\"model\":\"gpt-4o\",\"max_tokens\":1000,"
+                       "\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
+    struct th_req req = {.method = "POST",
+                         .path = "/v1/ext_authz/v1/chat/completions",
+                         .key = f.verdict,
+                         .content_type = "application/json",
+                         .body = body,
+                         .headers = (const char *const[]){"x-tollgate-team: search",
+                                                          "x-tollgate-input-tokens: 100000",
+                                                          "x-request-id: env-1", NULL}};
+    th_http_req(f.s, &req, &r); /* USD 0.26 of 1: allowed as asked */
+    th_assert_status(&r, 200);
+    cr_expect_str_eq(th_header(&r, "x-tollgate-model"), "gpt-4o");
+    cr_expect_str_eq(th_header(&r, "x-tollgate-decision"), "allow");
+    usage(&f, "e1", "search", 240000, 0, NULL); /* USD 0.60 */
+    for (int i = 0; i < 100; i++) {
+        th_http_req(f.s, &req, &r);
+        if (r.status == 200 && !strcmp(th_header(&r, "x-tollgate-decision"), "downgrade"))
+            break;
+        usleep(100000);
+    }
+    th_assert_status(&r, 200);
+    cr_expect_str_eq(th_header(&r, "x-tollgate-model"), "gpt-4o-mini");
+    usage(&f, "e2", "search", 160000, 0, NULL); /* USD 1.00 */
+    for (int i = 0; i < 100; i++) {
+        th_http_req(f.s, &req, &r);
+        if (r.status == 403)
+            break;
+        usleep(100000);
+    }
+    th_assert_status(&r, 403);
+    cr_expect_str_eq(th_header(&r, "x-tollgate-decision"), "deny");
+    cr_expect_str_eq(th_jstr(json_object_get(r.json, "reason"), "code"), "budget_exhausted");
+    /* No model anywhere: a clear 400. */
+    req.body = "{\"messages\":[]}";
+    th_http_req(f.s, &req, &r);
+    th_assert_error(&r, 400, "missing_field", "model");
+}

@@ -97,6 +97,17 @@ static struct match_case match_cases[] = {
     YES("/{id", "/{id"),
     NO("/{id", "/42"),
     NO("/id}", "/42"),
+    /* "{rest*}" last takes the rest of the path: one or more segments */
+    YES("/v1/ext_authz/{path*}", "/v1/ext_authz/v1/chat/completions", .n = 1, .names = {"path"},
+        .values = {"v1/chat/completions"}),
+    YES("/a/{x}/{rest*}", "/a/1/b", .n = 2, .names = {"x", "rest"}, .values = {"1", "b"}),
+    NO("/v1/ext_authz/{path*}", "/v1/ext_authz"),
+    NO("/v1/ext_authz/{path*}", "/v1/ext_authz/"),
+    NO("/v1/ext_authz/{path*}", "/v1/ext_authz/v1/"),
+    YES("/k/{rest*}", "/k/" X128 "/" X127, .n = 1, .names = {"rest"}, .values = {X128 "/" X127}),
+    NO("/k/{rest*}", "/k/" X128 "/" X128),
+    /* only as the last segment */
+    NO("/{rest*}/x", "/a/x"),
 };
 
 ParameterizedTestParameters(route, match)
