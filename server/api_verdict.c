@@ -185,6 +185,25 @@ static void unknown_scope(struct http_req *r, const struct vin *in, const char *
 }
 
 /*
+ * Resolves a team (or a project under parent) through the team cache, or,
+ * when Postgres cannot answer, the ledger's team tree.
+ */
+static enum scopes_result find(struct http_req *r, const char *slug, bool project, int64_t parent,
+                               int64_t *id)
+{
+    struct scope_team t;
+    enum scopes_result res =
+        project ? scopes_project(r->app->db, r->key.org_id, parent, slug, false, &t)
+                : scopes_team(r->app->db, r->key.org_id, slug, false, &t);
+
+    if (res == SCOPES_OK)
+        *id = t.id;
+    else if (res == SCOPES_DB_ERROR && verdicts_find_team(r->key.org_id, slug, project, parent, id))
+        res = SCOPES_OK;
+    return res;
+}
+
+/*
  * Decides a call: resolves its scope from the caches (a scoped key only
  * inside its team), prices the estimate and asks the ledger. Returns false
  * when it replied with an error.
@@ -211,12 +230,15 @@ static bool decide(struct http_req *r, const struct vin *in, struct vout *o)
     rq.scope.key_id = in->key_id;
     rq.scope.tags = in->tags;
     if (in->team) {
-        struct scope_team t, p;
-        switch (scopes_team(r->app->db, r->key.org_id, in->team, false, &t)) {
+        /* The team cache first; while Postgres is unreachable, the ledger's team tree. */
+        switch (find(r, in->team, false, 0, &team_id)) {
         case SCOPES_OK:
             break;
-        case SCOPES_NOT_FOUND:
-        case SCOPES_WRONG_KIND:
+        case SCOPES_DB_ERROR:
+            http_reply_error(r, 503, "unavailable", NULL,
+                             "cannot resolve the team: Postgres is unreachable");
+            return false;
+        default:
             if (r->key.team_id) {
                 http_reply_error(r, 403, "forbidden", "team",
                                  "team '%s' is outside this key's team", in->team);
@@ -224,38 +246,32 @@ static bool decide(struct http_req *r, const struct vin *in, struct vout *o)
             }
             unknown_scope(r, in, "team", in->team, o);
             return true;
-        default:
-            http_reply_error(r, 503, "unavailable", NULL,
-                             "cannot resolve the team: Postgres is unreachable");
-            return false;
         }
-        team_id = t.id;
         if (in->project) {
-            switch (scopes_project(r->app->db, r->key.org_id, t.id, in->project, false, &p)) {
+            switch (find(r, in->project, true, team_id, &rq.scope.project_id)) {
             case SCOPES_OK:
-                rq.scope.project_id = p.id;
                 break;
-            case SCOPES_NOT_FOUND:
-            case SCOPES_WRONG_KIND:
-                unknown_scope(r, in, "project", in->project, o);
-                return true;
-            default:
+            case SCOPES_DB_ERROR:
                 http_reply_error(r, 503, "unavailable", NULL,
                                  "cannot resolve the project: Postgres is unreachable");
                 return false;
+            default:
+                unknown_scope(r, in, "project", in->project, o);
+                return true;
             }
         }
-        if (r->key.team_id &&
-            !scopes_within(r->app->db, rq.scope.project_id ? rq.scope.project_id : t.id,
-                           r->key.team_id, &db_error)) {
+        if (r->key.team_id) {
+            int64_t id = rq.scope.project_id ? rq.scope.project_id : team_id;
+            bool within = scopes_within(r->app->db, id, r->key.team_id, &db_error);
             if (db_error)
-                http_reply_error(r, 503, "unavailable", NULL, "cannot check the key's scope");
-            else
+                within = verdicts_team_within(id, r->key.team_id);
+            if (!within) {
                 http_reply_error(r, 403, "forbidden", "team",
                                  "team '%s' is outside this key's team", in->team);
-            return false;
+                return false;
+            }
         }
-        verdicts_team_path(t.id, &rq.scope);
+        verdicts_team_path(team_id, &rq.scope);
     } else if (r->key.team_id) {
         http_reply_error(r, 422, "missing_field", "team", "a key scoped to a team must name it");
         return false;

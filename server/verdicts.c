@@ -34,7 +34,9 @@ struct zone {
 };
 
 struct team_link {
-    int64_t id, parent;
+    int64_t id, parent, org_id;
+    char slug[64];
+    bool project;
 };
 
 struct count {
@@ -177,10 +179,40 @@ void verdicts_team_path(int64_t team_id, struct call_scope *cs)
     pthread_mutex_unlock(&V.mu);
 }
 
+bool verdicts_find_team(int64_t org_id, const char *slug, bool project, int64_t parent, int64_t *id)
+{
+    bool found = false;
+
+    pthread_mutex_lock(&V.mu);
+    for (size_t i = 0; i < V.n_teams && !found; i++) {
+        const struct team_link *t = &V.teams[i];
+        if (t->org_id == org_id && t->project == project && (!project || t->parent == parent) &&
+            !strcmp(t->slug, slug)) {
+            *id = t->id;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&V.mu);
+    return found;
+}
+
+bool verdicts_team_within(int64_t id, int64_t root)
+{
+    bool within = false;
+
+    pthread_mutex_lock(&V.mu);
+    for (int depth = 0; id && depth < 64 && !within; depth++, id = parent_of(id))
+        within = id == root;
+    pthread_mutex_unlock(&V.mu);
+    return within;
+}
+
 static bool load_teams(struct db_conn *c)
 {
-    PGresult *r =
-        db_query(c, "SELECT id, coalesce(parent_id, 0) FROM teams WHERE kind = 'team'", 0, NULL);
+    PGresult *r = db_query(c,
+                           "SELECT id, coalesce(parent_id, 0), org_id, slug, kind = 'project'"
+                           " FROM teams",
+                           0, NULL);
     struct team_link *t;
     int n;
 
@@ -194,6 +226,9 @@ static bool load_teams(struct db_conn *c)
     for (int i = 0; i < n; i++) {
         t[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
         t[i].parent = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        t[i].org_id = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        snprintf(t[i].slug, sizeof(t[i].slug), "%s", PQgetvalue(r, i, 3));
+        t[i].project = PQgetvalue(r, i, 4)[0] == 't';
     }
     PQclear(r);
     qsort(t, (size_t)n, sizeof(*t), link_cmp);

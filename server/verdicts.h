@@ -72,6 +72,15 @@ void verdicts_resync(void);
  */
 void verdicts_team_path(int64_t team_id, struct call_scope *cs);
 
+/*
+ * The team (or the project under parent) called slug in org, from the team
+ * tree of the last reload: what verdicts fall back on while Postgres is
+ * unreachable. And whether team id lies in root's subtree, from that tree.
+ */
+bool verdicts_find_team(int64_t org_id, const char *slug, bool project, int64_t parent,
+                        int64_t *id);
+bool verdicts_team_within(int64_t id, int64_t root);
+
 /* Counts a verdict for verdict_hourly (team_id 0 = unknown scope). */
 void verdicts_count(int64_t org_id, int64_t team_id, const char *provider,
                     const char *requested_model, const struct verdict *v, money_t est_requested,

@@ -514,3 +514,45 @@ Test(verdicts, envoy_ext_authz)
     th_http_req(f.s, &req, &r);
     th_assert_error(&r, 400, "missing_field", "model");
 }
+
+Test(verdicts, postgres_down_answers_from_memory_then_fail_modes, .timeout = 120)
+{
+    struct fx f;
+    struct th_proc p;
+    const char *dir = th_fmt("%s/pg", th_tmpdir());
+
+    f.url = th_pg_cluster_start(dir);
+    th_run(&p, NULL, "migrate", "--database-url", f.url, NULL);
+    cr_assert_eq(p.status, 0, "migrate: %s", p.err);
+    th_prices_import(f.url);
+    f.admin = th_admin_key(f.url);
+    f.verdict = th_cli_key(f.url, "verdict", NULL);
+    f.ingest = th_cli_key(f.url, "ingest", NULL);
+    f.s = th_server_start(f.url, "--ledger-stale", "2", "--ledger-reconcile", "1", "--spool-max",
+                          "0", NULL);
+    th_create_team(f.s, f.admin, "open", NULL, NULL);
+    th_create_team(f.s, f.admin, "closed", NULL, NULL);
+    budget(&f, "{\"name\":\"o\",\"scope\":{\"team\":\"open\"},\"amount_usd\":\"100\","
+               "\"period\":\"month\",\"fail_mode\":\"open\","
+               "\"thresholds\":[{\"at\":100,\"action\":\"deny\"}]}");
+    budget(&f, "{\"name\":\"c\",\"scope\":{\"team\":\"closed\"},\"amount_usd\":\"100\","
+               "\"period\":\"month\",\"fail_mode\":\"closed\","
+               "\"thresholds\":[{\"at\":100,\"action\":\"deny\"}]}");
+    const char *open_call = "{\"team\":\"open\",\"model\":\"gpt-4o\",\"input_tokens\":1000}";
+    const char *closed_call = "{\"team\":\"closed\",\"model\":\"gpt-4o\",\"input_tokens\":1000}";
+    cr_expect_str_eq(reason(verdict(&f, closed_call)), "within_budget");
+
+    th_pg_cluster_stop(dir);
+    /* Straight away: the same answers, from memory. */
+    cr_expect_str_eq(decision(verdict(&f, closed_call)), "allow");
+    /* Past --ledger-stale: each budget's fail mode. */
+    json_t *v = verdict_until(&f, closed_call, "deny");
+    cr_expect_str_eq(reason(v), "stale_fail_closed");
+    v = verdict(&f, open_call);
+    cr_expect_str_eq(decision(v), "allow");
+    cr_expect_str_eq(reason(v), "stale_fail_open");
+
+    th_pg_cluster_start(dir);
+    v = verdict_until(&f, closed_call, "allow");
+    cr_expect_str_eq(reason(v), "within_budget", "still stale after Postgres came back");
+}
