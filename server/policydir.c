@@ -167,7 +167,8 @@ int policydir_load(const char *dir, struct policydir *out, FILE *errs)
         n++;
     }
     closedir(dh);
-    qsort(names, n, sizeof(*names), name_cmp);
+    if (n)
+        qsort(names, n, sizeof(*names), name_cmp);
     for (size_t i = 0; i < n; i++) {
         char path[1024];
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
