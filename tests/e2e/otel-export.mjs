@@ -15,7 +15,7 @@ import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { context, trace } from '@opentelemetry/api';
 import {
-  INGEST_KEY, TRACES_URL, check, createTeam, done, eventId, eventsTotal, exportAgain, fatal, sql,
+  INGEST_KEY, TRACES_URL, api, check, createTeam, done, eventId, eventsTotal, exportAgain, fatal, sql,
   usage,
 } from './lib.mjs';
 
@@ -208,6 +208,10 @@ async function main() {
     sql('SELECT trim_scale(sum(effective_cost))::text FROM usage_events'));
   check('re-export: cost total', sql('SELECT trim_scale(sum(effective_cost))::text FROM usage_events'),
     '0.0433708'); // 0.01 + 0.00036 + 0.0043284 + 0.0279 + 0.0007824
+
+  // OTLP metrics are not ingested (README, "OpenTelemetry"): no such route.
+  const m = await api('POST', '/v1/metrics', INGEST_KEY, { resourceMetrics: [] });
+  check('POST /v1/metrics', m.status, 404);
 
   for (const s of sent) await s.provider.shutdown();
   done(NAME);
