@@ -31,6 +31,7 @@ die() {
 }
 TG=$1
 SCRIPT=$2
+ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
 NAME=$(basename -- "$SCRIPT" .mjs)
 [[ -x $TG ]] || die "no tollgate binary at $TG"
 [[ -f $SCRIPT ]] || die "no script $SCRIPT"
@@ -86,7 +87,7 @@ URL=$(db_url_for "$DB")
 
 "$TG" migrate --database-url "$URL" >"$TMP/setup.log" 2>&1 ||
 	{ cat "$TMP/setup.log" >&2 && die "tollgate migrate failed"; }
-"$TG" prices import prices/genai-prices.json --database-url "$URL" >>"$TMP/setup.log" 2>&1 ||
+"$TG" prices import "$ROOT/prices/genai-prices.json" --database-url "$URL" >>"$TMP/setup.log" 2>&1 ||
 	{ cat "$TMP/setup.log" >&2 && die "tollgate prices import failed"; }
 ADMIN_KEY=$("$TG" keys create --role admin --name e2e-admin --database-url "$URL" 2>>"$TMP/setup.log" |
 	tail -n 1)
@@ -113,7 +114,7 @@ rc=0
 TOLLGATE_URL=http://127.0.0.1:$PORT TOLLGATE_ADMIN_KEY=$ADMIN_KEY TOLLGATE_INGEST_KEY=$INGEST_KEY \
 	TOLLGATE_DB_URL=$URL node "$SCRIPT" || rc=$?
 
-kill -TERM "$SERVER_PID"
+kill -TERM "$SERVER_PID" 2>/dev/null || true
 src=0
 wait "$SERVER_PID" || src=$?
 SERVER_PID=
