@@ -4,7 +4,8 @@
 #   make            build build/<mode>/tollgate
 #   make run        install deps, build, start ./var/pg, migrate, demo, serve
 #   make stop       stop the embedded Postgres cluster
-#   make test       unit tests, then integration tests on a throwaway cluster
+#   make test       unit tests, integration and end-to-end tests on throwaway
+#                   clusters, then the fuzz corpus replayed
 #   make SANITIZE=1 test   the same under ASan and UBSan
 #   make bench      benchmarks with their ceilings
 #   make format / format-check / compdb / clean
@@ -51,7 +52,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit_%)
 IT_SRC     := $(wildcard tests/integration/*.c)
 IT_BIN     := $(B)/tests/integration
 
-.PHONY: all deps run stop test unit integration fuzz fuzz-regress bench format format-check compdb clean
+.PHONY: all deps run stop test unit integration e2e fuzz fuzz-regress bench format format-check compdb clean
 all: $(B)/tollgate
 
 deps:
@@ -100,7 +101,21 @@ unit: $(UNIT_BIN)
 integration: $(B)/tollgate $(IT_BIN)
 	TOLLGATE_BIN=$(CURDIR)/$(B)/tollgate tests/with-pg.sh $(IT_BIN) --jobs=2 --short-filename
 
-test: unit integration fuzz-regress
+# End-to-end tests: real OpenTelemetry clients from npm (tests/e2e/*.mjs,
+# lib.mjs is their helper) against the real binary of this build mode, each
+# on its own throwaway cluster (tests/e2e/run.sh). `npm ci` runs only when
+# node_modules is missing or older than package-lock.json (npm ci writes
+# node_modules/.package-lock.json last).
+E2E_TESTS := $(filter-out tests/e2e/lib.mjs,$(wildcard tests/e2e/*.mjs))
+
+node_modules/.package-lock.json: package-lock.json package.json | deps
+	npm ci --no-audit --no-fund
+	@touch $@
+
+e2e: $(B)/tollgate node_modules/.package-lock.json
+	@set -e; for t in $(E2E_TESTS); do tests/with-pg.sh tests/e2e/run.sh $(B)/tollgate $$t; done
+
+test: unit integration e2e fuzz-regress
 
 # Fuzz targets: fuzz/NAME.c, linked like unit tests ("// links: ..." on the
 # first line), built with clang's libFuzzer, ASan and UBSan. `make fuzz` runs

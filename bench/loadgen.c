@@ -13,11 +13,16 @@
  * of its sequence number in place (in every event id and request_id), so
  * building a 1,000-event body costs a few microseconds, not a Lua loop.
  *
- * Usage: loadgen PORT KEY EVENTS CONNECTIONS THREADS SECONDS TAG
+ * Usage: loadgen [--otlp] PORT KEY EVENTS CONNECTIONS THREADS SECONDS TAG
+ *   --otlp       POST /v1/traces instead: each request is an OTLP/HTTP
+ *                protobuf ExportTraceServiceRequest of EVENTS GenAI spans
+ *                (built with the protobuf-c code generated from
+ *                ingest/otlp.proto), one event each
  *   PORT         tollgate on 127.0.0.1:PORT
  *   KEY          an ingest key (Authorization: Bearer KEY)
  *   EVENTS       events per request: 0 sends one bare event object per
- *                request, N >= 1 sends {"events": [N events]}
+ *                request, N >= 1 sends {"events": [N events]}; with --otlp,
+ *                N >= 1 spans
  *   CONNECTIONS  keep-alive connections, spread over THREADS epoll threads
  *   SECONDS      send for this long, then drain (at most 60 s more)
  *   TAG          prefix of every event id: TAG-CCCC-SSSSSSSSSS-EEEEE
@@ -27,12 +32,21 @@
  * users, each in one of 4 teams and mostly (80%) in one of its 2 projects,
  * provider openai, model gpt-4o (60%) or gpt-4o-mini, uncached input, cache
  * reads on 60% of them, output, latency, a request_id, two tags, 2% status
- * error, timestamps spread over the 50 minutes before the run.
+ * error, timestamps spread over the 50 minutes before the run. The OTLP
+ * spans carry the same calls in OTel GenAI attributes (gen_ai.provider.name,
+ * request and response model, gen_ai.usage.input_tokens including the cache,
+ * cache_read.input_tokens, output_tokens; tollgate.team, .project and .user
+ * on the span; status ERROR for the errors), one resource and scope per
+ * request, and ids that make each span a new event: the trace id holds the
+ * tag's hash, the connection and the request sequence (rewritten in place,
+ * 8 bytes, before each request), the span id the span's index.
  *
  * Prints key=value lines on stdout: requests, ok (2xx), non2xx, errors
  * (socket errors, malformed replies, requests unanswered after the drain),
  * acked (events accepted in 2xx replies, drain included), duplicates,
- * spooled, rejected (events refused inside 2xx batch replies), elapsed
+ * spooled, rejected (events refused inside 2xx batch replies; with --otlp,
+ * partial_success.rejected_spans, and acked is spans less those: OTLP
+ * replies do not tell duplicates or spooled events apart), elapsed
  * (seconds, first request to last reply), window_acked (events acked by
  * replies received within SECONDS), events_per_s (window_acked / SECONDS,
  * as wrk counts), p50_ms, p99_ms, max_ms (per request, drain included),
@@ -62,8 +76,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "otlp.pb-c.h"
+
 #define SEQ_DIGITS    10
+#define SEQ_BYTES     8 /* --otlp: the sequence in the trace id, big-endian */
 #define DRAIN_SECONDS 60.0
+#define SPAN_ATTRS    10
 
 static int port;
 static const char *key;
@@ -71,6 +89,7 @@ static int events_per_req;
 static int n_conns, n_threads;
 static double seconds;
 static const char *tag;
+static bool otlp;
 
 static const char *const teams[4] = {"search", "support", "ads", "platform"};
 static const char *const projects[8] = {"search-ranking", "search-qa",      "support-bot",
@@ -243,13 +262,194 @@ static void build_request(struct conn *c)
     free(body.p);
 }
 
+/* ---- OTLP request bodies (--otlp) ---- */
+
+/* One span and what its fields point to. */
+struct otlp_span {
+    Otlp__Span span;
+    Otlp__Status status;
+    Otlp__KeyValue kv[SPAN_ATTRS];
+    Otlp__KeyValue *kvp[SPAN_ATTRS];
+    Otlp__AnyValue av[SPAN_ATTRS];
+    uint8_t trace_id[16], span_id[8];
+    char name[32], user[32];
+};
+
+static void attr_str(struct otlp_span *o, size_t i, const char *k, const char *v)
+{
+    otlp__key_value__init(&o->kv[i]);
+    otlp__any_value__init(&o->av[i]);
+    o->kv[i].key = (char *)k;
+    o->kv[i].value = &o->av[i];
+    o->av[i].value_case = OTLP__ANY_VALUE__VALUE_STRING_VALUE;
+    o->av[i].string_value = (char *)v;
+    o->kvp[i] = &o->kv[i];
+}
+
+static void attr_int(struct otlp_span *o, size_t i, const char *k, long v)
+{
+    attr_str(o, i, k, "");
+    o->av[i].value_case = OTLP__ANY_VALUE__VALUE_INT_VALUE;
+    o->av[i].int_value = v;
+}
+
+/* The trace id of connection c's spans, with sequence 0: the tag's hash, c, seq, a marker. */
+static void trace_id_of(const struct conn *c, uint8_t id[16])
+{
+    uint32_t h = 2166136261u; /* FNV-1a of the tag */
+    for (const char *p = tag; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    memset(id, 0, 16);
+    for (int i = 0; i < 4; i++)
+        id[i] = (uint8_t)(h >> (24 - 8 * i));
+    id[4] = (uint8_t)(c->idx >> 8);
+    id[5] = (uint8_t)c->idx;
+    id[14] = 0x7a; /* id[6..13]: the sequence; the marker keeps the id unlike any other bytes */
+    id[15] = 0xa7;
+}
+
+/* The same calls as put_event, as GenAI spans; returns the packed request (malloc'd). */
+static uint8_t *otlp_body(struct conn *c, int n, size_t *len)
+{
+    uint64_t s = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)(c->idx + 1) * 0xBF58476D1CE4E5B9ULL);
+    Otlp__ExportTraceServiceRequest req = OTLP__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+    Otlp__ResourceSpans rs = OTLP__RESOURCE_SPANS__INIT, *rsp = &rs;
+    Otlp__Resource res = OTLP__RESOURCE__INIT;
+    Otlp__ScopeSpans ss = OTLP__SCOPE_SPANS__INIT, *ssp = &ss;
+    Otlp__InstrumentationScope scope = OTLP__INSTRUMENTATION_SCOPE__INIT;
+    struct otlp_span rattr = {0}; /* the resource's attributes */
+    struct otlp_span *o = calloc((size_t)n, sizeof(*o));
+    Otlp__Span **spans = calloc((size_t)n, sizeof(*spans));
+    uint8_t *buf;
+    time_t now = time(NULL);
+
+    if (!o || !spans)
+        die("out of memory");
+    attr_str(&rattr, 0, "service.name", "loadgen");
+    attr_str(&rattr, 1, "deployment.environment.name", "prod");
+    res.n_attributes = 2;
+    res.attributes = rattr.kvp;
+    scope.name = "tollgate.bench.loadgen";
+    scope.version = "1";
+    for (int i = 0; i < n; i++) {
+        struct otlp_span *x = &o[i];
+        int user = (int)(rnd(&s) % 200), team = user % 4;
+        int project = team * 2 + (((user / 4) % 2) ^ (rnd(&s) % 5 == 0));
+        bool mini = rnd(&s) % 10 >= 6, cached = rnd(&s) % 10 < 6, error = rnd(&s) % 50 == 0;
+        long input = 200 + (long)(rnd(&s) % 3800),
+             cache = cached ? 500 + (long)(rnd(&s) % 7500) : 0;
+        long output = error ? 0 : 50 + (long)(rnd(&s) % 1450);
+        uint64_t end = (uint64_t)(now - 60 - (time_t)(rnd(&s) % 3000)) * 1000000000ULL +
+                       rnd(&s) % 1000000000ULL;
+        uint64_t latency = (150 + rnd(&s) % 4000) * 1000000ULL;
+        const char *model = mini ? "gpt-4o-mini" : "gpt-4o";
+        size_t k = 0;
+
+        otlp__span__init(&x->span);
+        otlp__status__init(&x->status);
+        trace_id_of(c, x->trace_id);
+        x->span_id[0] = (uint8_t)((i + 1) >> 24); /* never all zero: the index is 1-based */
+        x->span_id[1] = (uint8_t)((i + 1) >> 16);
+        x->span_id[2] = (uint8_t)((i + 1) >> 8);
+        x->span_id[3] = (uint8_t)(i + 1);
+        for (int b = 4; b < 8; b++)
+            x->span_id[b] = (uint8_t)rnd(&s);
+        x->span.trace_id.data = x->trace_id;
+        x->span.trace_id.len = sizeof(x->trace_id);
+        x->span.span_id.data = x->span_id;
+        x->span.span_id.len = sizeof(x->span_id);
+        snprintf(x->name, sizeof(x->name), "chat %s", model);
+        snprintf(x->user, sizeof(x->user), "user-%03d@example.com", user);
+        x->span.name = x->name;
+        x->span.start_time_unix_nano = end - latency;
+        x->span.end_time_unix_nano = end;
+        x->status.code =
+            error ? OTLP__STATUS_CODE__STATUS_CODE_ERROR : OTLP__STATUS_CODE__STATUS_CODE_OK;
+        x->span.status = &x->status;
+        attr_str(x, k++, "gen_ai.operation.name", "chat");
+        attr_str(x, k++, "gen_ai.provider.name", "openai");
+        attr_str(x, k++, "gen_ai.request.model", model);
+        attr_str(x, k++, "gen_ai.response.model",
+                 mini ? "gpt-4o-mini-2024-07-18" : "gpt-4o-2024-08-06");
+        attr_int(x, k++, "gen_ai.usage.input_tokens", input + cache);
+        attr_int(x, k++, "gen_ai.usage.cache_read.input_tokens", cache);
+        attr_int(x, k++, "gen_ai.usage.output_tokens", output);
+        attr_str(x, k++, "tollgate.team", teams[team]);
+        attr_str(x, k++, "tollgate.project", projects[project]);
+        attr_str(x, k++, "tollgate.user", x->user);
+        x->span.n_attributes = k;
+        x->span.attributes = x->kvp;
+        spans[i] = &x->span;
+    }
+    ss.scope = &scope;
+    ss.n_spans = (size_t)n;
+    ss.spans = spans;
+    rs.resource = &res;
+    rs.n_scope_spans = 1;
+    rs.scope_spans = &ssp;
+    req.n_resource_spans = 1;
+    req.resource_spans = &rsp;
+    *len = otlp__export_trace_service_request__get_packed_size(&req);
+    buf = malloc(*len);
+    if (!buf)
+        die("out of memory");
+    if (otlp__export_trace_service_request__pack(&req, buf) != *len)
+        die("internal: protobuf pack size");
+    free(spans);
+    free(o);
+    return buf;
+}
+
+static void build_otlp_request(struct conn *c)
+{
+    struct buf req = {0};
+    size_t len, hdr, n_at = 0;
+    uint8_t *body = otlp_body(c, events_per_req, &len), id[16];
+    const uint8_t *p, *end;
+
+    putf(&req,
+         "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
+         "Content-Type: application/x-protobuf\r\nContent-Length: %zu\r\n\r\n",
+         port, key, len);
+    hdr = req.len;
+    put(&req, (const char *)body, len);
+    free(body);
+    /* Every span's trace id, to stamp the sequence into. */
+    c->seq_at = calloc((size_t)events_per_req, sizeof(*c->seq_at));
+    if (!c->seq_at)
+        die("out of memory");
+    trace_id_of(c, id);
+    p = (const uint8_t *)req.p + hdr;
+    end = (const uint8_t *)req.p + req.len;
+    while (p < end && (p = memmem(p, (size_t)(end - p), id, sizeof(id))) != NULL) {
+        if (n_at == (size_t)events_per_req)
+            die("internal: more trace ids than spans");
+        c->seq_at[n_at++] = (size_t)(p - (const uint8_t *)req.p) + 6;
+        p += sizeof(id);
+    }
+    if (n_at != (size_t)events_per_req)
+        die("internal: a span's trace id is missing from the packed request");
+    c->n_seq_at = n_at;
+    c->req = req.p;
+    c->req_len = req.len;
+}
+
 /* Writes this request's sequence number into every id of the body. */
 static void stamp(struct conn *c)
 {
     char digits[SEQ_DIGITS + 1];
-    snprintf(digits, sizeof(digits), "%0*llu", SEQ_DIGITS, (unsigned long long)c->seq);
-    for (size_t i = 0; i < c->n_seq_at; i++)
-        memcpy(c->req + c->seq_at[i], digits, SEQ_DIGITS);
+    uint8_t be[SEQ_BYTES];
+
+    if (otlp) {
+        for (int i = 0; i < SEQ_BYTES; i++)
+            be[i] = (uint8_t)(c->seq >> (56 - 8 * i));
+        for (size_t i = 0; i < c->n_seq_at; i++)
+            memcpy(c->req + c->seq_at[i], be, SEQ_BYTES);
+    } else {
+        snprintf(digits, sizeof(digits), "%0*llu", SEQ_DIGITS, (unsigned long long)c->seq);
+        for (size_t i = 0; i < c->n_seq_at; i++)
+            memcpy(c->req + c->seq_at[i], digits, SEQ_DIGITS);
+    }
     c->seq++;
 }
 
@@ -396,6 +596,27 @@ static void record(struct thread *t, struct conn *c, int status, const char *bod
         t->non2xx++;
         if (t->non2xx <= 3)
             fprintf(stderr, "loadgen: HTTP %d: %.*s\n", status, (int)(len > 300 ? 300 : len), body);
+        return;
+    }
+    if (otlp) {
+        Otlp__ExportTraceServiceResponse *resp =
+            otlp__export_trace_service_response__unpack(NULL, len, (const uint8_t *)body);
+        long rej = resp && resp->partial_success ? (long)resp->partial_success->rejected_spans : 0;
+        if (!resp || rej < 0 || rej > events_per_req) {
+            t->errors++;
+            fprintf(stderr, "loadgen: unexpected 2xx OTLP reply of %zu bytes\n", len);
+        } else {
+            t->ok++;
+            t->acked += (uint64_t)(events_per_req - rej);
+            if (now < t_stop)
+                t->window_acked += (uint64_t)(events_per_req - rej);
+            t->rejected += (uint64_t)rej;
+            if (rej && t->rejected == (uint64_t)rej)
+                fprintf(stderr, "loadgen: %ld spans rejected: %.300s\n", rej,
+                        resp->partial_success->error_message);
+        }
+        if (resp)
+            otlp__export_trace_service_response__free_unpacked(resp, NULL);
         return;
     }
     long acc = json_count(body, "\"accepted\""), dup = json_count(body, "\"duplicates\""),
@@ -553,8 +774,14 @@ int main(int argc, char **argv)
     size_t n_all = 0;
     double last = 0, elapsed;
 
+    if (argc > 1 && strcmp(argv[1], "--otlp") == 0) {
+        otlp = true;
+        argv++;
+        argc--;
+    }
     if (argc != 8) {
-        fprintf(stderr, "usage: loadgen PORT KEY EVENTS CONNECTIONS THREADS SECONDS TAG\n");
+        fprintf(stderr,
+                "usage: loadgen [--otlp] PORT KEY EVENTS CONNECTIONS THREADS SECONDS TAG\n");
         return 1;
     }
     port = atoi(argv[1]);
@@ -566,7 +793,7 @@ int main(int argc, char **argv)
     tag = argv[7];
     if (port <= 0 || port > 65535 || events_per_req < 0 || events_per_req > 99999 || n_conns < 1 ||
         n_conns > 9999 || n_threads < 1 || n_threads > n_conns || seconds <= 0 || !*tag ||
-        strlen(tag) > 16)
+        strlen(tag) > 16 || (otlp && events_per_req < 1))
         die("bad arguments");
     conns = calloc((size_t)n_conns, sizeof(*conns));
     ts = calloc((size_t)n_threads, sizeof(*ts));
@@ -575,7 +802,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_conns; i++) {
         conns[i].idx = i;
         conns[i].fd = -1;
-        build_request(&conns[i]);
+        if (otlp)
+            build_otlp_request(&conns[i]);
+        else
+            build_request(&conns[i]);
     }
     t_start = now_s();
     t_stop = t_start + seconds;

@@ -785,6 +785,33 @@ nomem:
     return B_NOMEM;
 }
 
+/*
+ * Rule 5, the AI SDK's provider ids: "<provider>.<api>" ("openai.chat",
+ * "openai.responses", "azure.chat", "google.vertex.chat", "xai.chat") or a
+ * bare name ("amazon-bedrock", "perplexity"). Keeps the provider part, then
+ * renames the AI SDK names the catalog spells otherwise. p is NUL-terminated;
+ * a string that starts with '.' is left as it is.
+ */
+static void vercel_provider(char *p, size_t cap)
+{
+    static const char *const renames[][2] = {
+        {"amazon-bedrock", "aws"},
+        {"togetherai", "together"},
+        {"vertex", "google"}, /* "vertex.anthropic.messages": Claude on Vertex AI */
+    };
+    size_t dot = strcspn(p, ".");
+
+    if (dot == 0)
+        return;
+    p[dot] = '\0';
+    for (size_t i = 0; i < COUNT(renames); i++) {
+        if (strcmp(p, renames[i][0]) == 0) {
+            snprintf(p, cap, "%s", renames[i][1]);
+            return;
+        }
+    }
+}
+
 /* Rule 5: the event of one candidate, or why not. */
 static enum build build_event(const struct genai_mapping *m, const struct cand *c, int64_t now_us,
                               const char *default_team, struct usage_event *ev, struct why *y)
@@ -834,6 +861,8 @@ static enum build build_event(const struct genai_mapping *m, const struct cand *
         return reject(y, "missing_field",
                       "no provider: gen_ai.provider.name, gen_ai.system, llm.provider, "
                       "llm.system and ai.model.provider are all absent");
+    if (c->set == SET_VERCEL)
+        vercel_provider(ev->provider, sizeof(ev->provider));
     if ((b = span_string(&a, model_attrs, COUNT(model_attrs), ev->model, EVENT_NAME_MAX, &given,
                          y)) != B_OK)
         return b;

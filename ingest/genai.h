@@ -57,7 +57,11 @@
  *    llm.request.model_name, ai.model.id, else the model. Provider:
  *    gen_ai.provider.name, gen_ai.system (before 1.37), llm.provider,
  *    llm.system, ai.model.provider, kept as sent (the catalog resolves
- *    aliases). usage_format "otlp".
+ *    aliases), except on spans with Vercel AI SDK usage: the AI SDK names
+ *    its providers "<provider>.<api>" ("openai.chat", "azure.responses",
+ *    "google.vertex.chat"), so only the part before the first '.' is kept,
+ *    and its names "amazon-bedrock", "togetherai" and "vertex" become the
+ *    catalog's "aws", "together" and "google". usage_format "otlp".
  *    Team, project, user, request id: the mapping's attribute names in
  *    order, each looked up on the span, then on the resource (so a
  *    tollgate.* span attribute wins over the resource, and over

@@ -28,6 +28,9 @@
 #       request                                       per event, claiming its id
 #                                                     in usage_event_ids and
 #                                                     inserting it
+#   POST /v1/traces,      OTLP protobuf: decode,  vs  POST /v1/usage, 1,000
+#       1,000 GenAI       map, price, group           events a request (the
+#       spans a request   commit                      figure above, same run)
 #   and the peak RSS (VmHWM) of tollgate serve in each ingest run.
 #
 # Load: wrk -t2 -c$BENCH_CONNECTIONS -d$BENCH_DURATION --latency after a
@@ -39,7 +42,7 @@
 # HTTP benchmarks, then restarted durable (fsync, synchronous_commit and
 # full_page_writes on) for the ingest ones. Every process it started and every
 # temp folder is removed on exit, also on failure or Ctrl-C. Takes about 2.5
-# minutes (HTTP ~85 s of load, ingest ~50 s: 2 x (2 s warm-up + 10 s) for
+# minutes (HTTP ~85 s of load, ingest ~65 s: 3 x (2 s warm-up + 10 s) for
 # tollgate, a few seconds of COPY, 2 s + 10 s of pgbench, plus checkpoints).
 #
 # Environment (durations in whole seconds): BENCH_DURATION (default 10s),
@@ -409,9 +412,15 @@ run_pgbench() {
 
 psql_q() { psql "$DB_URL" -XAtq -v ON_ERROR_STOP=1 "$@"; }
 
+# loadgen --otlp packs its requests with the protobuf-c code that the
+# Makefile generates from ingest/otlp.proto (make bench builds it first).
 build_loadgen() {
+	local gen=$ROOT/build/gen
+	[[ -f $gen/otlp.pb-c.c ]] || die "$gen/otlp.pb-c.c is missing; run 'make bench' (it generates it)"
 	mkdir -p "$BUILD/bench"
-	cc "${CFLAGS[@]}" -o "$BUILD/bench/loadgen" "$ROOT/bench/loadgen.c" ||
+	# shellcheck disable=SC2046  # pkg-config prints several words
+	cc "${CFLAGS[@]}" -I"$gen" $(pkg-config --cflags libprotobuf-c) -o "$BUILD/bench/loadgen" \
+		"$ROOT/bench/loadgen.c" "$gen/otlp.pb-c.c" $(pkg-config --libs libprotobuf-c) ||
 		die "could not build bench/loadgen.c"
 }
 
@@ -464,21 +473,22 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
 
 lg() { sed -n "s/^$1=//p" "$2"; }
 
-# run_loadgen NAME EVENTS CONNECTIONS: warm-up (its rows are then removed),
+# run_loadgen NAME EVENTS CONNECTIONS [FLAG]: warm-up (its rows are then removed),
 # then the measured run; sets R_RPS (events acknowledged per second within the
 # run's duration), R_P50, R_P99 (ms per request), R_OTHER, R_CPU (server-side
 # CPU per event), R_BAD (non-2xx replies plus failed requests) and L_OUT, the
-# load generator's output.
+# load generator's output. FLAG: --otlp sends OTLP protobuf spans to /v1/traces.
 run_loadgen() {
-	local name=$1 events=$2 conns=$3
+	local name=$1 events=$2 conns=$3 flag=("${@:4}")
 	L_OUT=$TMP/loadgen-$name.txt
 	reset_ingest_tables
-	run_waited "$BUILD/bench/loadgen" "$PORT" "$INGEST_KEY" "$events" "$conns" "$WRK_THREADS" \
-		"${WARMUP%s}" "w$name" >"$TMP/loadgen-$name-warmup.txt" || die "loadgen warm-up failed"
+	run_waited "$BUILD/bench/loadgen" "${flag[@]}" "$PORT" "$INGEST_KEY" "$events" "$conns" \
+		"$WRK_THREADS" "${WARMUP%s}" "w$name" >"$TMP/loadgen-$name-warmup.txt" ||
+		die "loadgen warm-up failed"
 	reset_ingest_tables
 	measure_start
-	run_waited "$BUILD/bench/loadgen" "$PORT" "$INGEST_KEY" "$events" "$conns" "$WRK_THREADS" \
-		"${INGEST_DURATION%s}" "$name" >"$L_OUT" || die "loadgen failed"
+	run_waited "$BUILD/bench/loadgen" "${flag[@]}" "$PORT" "$INGEST_KEY" "$events" "$conns" \
+		"$WRK_THREADS" "${INGEST_DURATION%s}" "$name" >"$L_OUT" || die "loadgen failed"
 	measure_end "$(lg acked "$L_OUT")"
 	R_RPS=$(lg events_per_s "$L_OUT")
 	R_P50=$(lg p50_ms "$L_OUT")
@@ -662,7 +672,8 @@ else
 fi
 echo "load: wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency after a $WARMUP warm-up, same for ours and the ceiling"
 echo "ingest: bench/loadgen, $BATCH_EVENTS events a request on $BATCH_CONNECTIONS connections, then one event a request on" \
-	"$SINGLE_CONNECTIONS, ${INGEST_DURATION} each after a $WARMUP warm-up, on a durable Postgres"
+	"$SINGLE_CONNECTIONS, then OTLP protobuf, $BATCH_EVENTS spans a request on $BATCH_CONNECTIONS, ${INGEST_DURATION} each after" \
+	"a $WARMUP warm-up, on a durable Postgres"
 echo "server: $THREADS MHD threads (EPOLL_INTERNAL_THREAD pool), conn-timeout ${CONN_TIMEOUT}s, db-pool $DB_POOL;" \
 	"libmicrohttpd $(pkg-config --modversion libmicrohttpd)"
 echo
@@ -839,10 +850,26 @@ else
 	CEIL_SINGLE="0 n/a n/a n/a n/a"
 	CHECK_PGBENCH="(no pgbench)"
 fi
+# 4c. OTLP/HTTP protobuf exports of 1,000 GenAI spans, against the native
+# batches of 4a.
+start_ingest_server otlp
+note "POST /v1/traces, $BATCH_EVENTS GenAI spans a request (protobuf), $BATCH_CONNECTIONS connections"
+run_loadgen otlp "$BATCH_EVENTS" "$BATCH_CONNECTIONS" --otlp
+OURS_OTLP=$(result)
+OTLP_RUN=$(loadgen_summary "$L_OUT")
+OTLP_BODY=$(lg body_bytes "$L_OUT")
+check_rows "OTLP spans" "$(lg acked "$L_OUT")" tollgate
+CHECK_OTLP=$CHECK
+RSS_OTLP="$(mib "$RSS_START") at start, peak (VmHWM) $(mib "$(peak_rss)")"
+stop_server "$TG_PID"
+SERVER_PID=
+
 ingest_row "POST /v1/usage, $BATCH_EVENTS events/request, c$BATCH_CONNECTIONS" "$OURS_BATCH" \
 	"COPY same rows into usage_events" "$CEIL_COPY" \
 	"$(awk -v r="$(ratio "${OURS_BATCH%% *}" "${CEIL_COPY%% *}")" -v t="$TARGET_BATCH_RATIO" \
 		'BEGIN { printf "ratio>=%s %s", t, (r + 0 >= t ? "met" : "NOT MET") }')"
+ingest_row "POST /v1/traces, $BATCH_EVENTS spans/request, c$BATCH_CONNECTIONS" "$OURS_OTLP" \
+	"POST /v1/usage, $BATCH_EVENTS ev/req (above)" "$OURS_BATCH" "-"
 ingest_row "POST /v1/usage, 1 event/request, c$SINGLE_CONNECTIONS" "$OURS_SINGLE" \
 	"pgbench -c$SINGLE_CONNECTIONS, 1 INSERT/tx" "$CEIL_SINGLE" \
 	"$(awk -v o="${OURS_SINGLE%% *}" -v t="$TARGET_SINGLE_RATE" \
@@ -878,7 +905,10 @@ echo "  $CHECK_COPY"
 echo "  $CHECK_SINGLE"
 echo "       load: $SINGLE_RUN"
 echo "  $CHECK_PGBENCH"
-echo "peak RSS of tollgate serve (VmHWM, warm-up + run): batches $RSS_BATCH; single events $RSS_SINGLE"
+echo "  $CHECK_OTLP"
+echo "       load: $OTLP_RUN"
+echo "peak RSS of tollgate serve (VmHWM, warm-up + run): batches $RSS_BATCH; single events $RSS_SINGLE;"
+echo "  OTLP spans $RSS_OTLP"
 echo "load: bench/loadgen, $WRK_THREADS epoll threads, keep-alive; ${WARMUP} warm-up, then ${INGEST_DURATION} of sending, then"
 echo "  a drain (no new requests; every reply awaited). ev/s = events acknowledged by replies received within"
 echo "  the ${INGEST_DURATION}; latencies per request. Every run starts on emptied usage_events, usage_event_ids and"
@@ -896,4 +926,9 @@ echo "single events: each request is one event; concurrent requests share the wr
 echo "  Ceiling: pgbench -M prepared, $SINGLE_CONNECTIONS clients, one autocommit statement a transaction that"
 echo "  claims the id in usage_event_ids (ON CONFLICT DO NOTHING) and inserts a row like tollgate's into"
 echo "  usage_events (ids from client id and a sequence). Target: >= $TARGET_SINGLE_RATE events/s."
+echo "OTLP spans: the same calls as the batches' events, as OTel GenAI spans (gen_ai.* usage, model and"
+echo "  provider; tollgate.team, .project and .user), one resource and scope per request, packed by"
+echo "  protobuf-c: $OTLP_BODY-byte requests of $BATCH_EVENTS spans. tollgate decodes the protobuf, maps the"
+echo "  spans (ingest/genai.c), then prices and commits them as the batches. Its ceiling column is"
+echo "  the native batches' figure of this run (not a ceiling: the ratio is what OTLP costs over JSON)."
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

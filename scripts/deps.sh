@@ -42,6 +42,11 @@ for pkg in "${PACKAGES[@]}"; do
 	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
 	[[ $status == *" ok installed" ]] || missing+=("$pkg")
 done
+# Node for the end-to-end tests (tests/e2e) and the catalog export, by
+# command rather than by package: a NodeSource nodejs carries its own npm,
+# which Debian's npm package would conflict with.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 ((${#missing[@]} == 0)) && exit 0
 

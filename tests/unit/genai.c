@@ -71,6 +71,13 @@ struct genai_case {
         .name = nm, .spans = {{.attrs = attrs_}}, .rejected = 1, .code = cd, .message = msg        \
     }
 #define OPENAI "gen_ai.provider.name=s:openai;gen_ai.request.model=s:gpt-4o;"
+/* A Vercel AI SDK leaf span with usage and no provider; and a row for its provider id. */
+#define VERCEL_LEAF                                                                                \
+    "ai.operationId=s:ai.generateText.doGenerate;ai.model.id=s:m-1;ai.usage.inputTokens=i:10;"     \
+    "ai.usage.outputTokens=i:5;"
+#define VERCEL_PROVIDER(sent, want)                                                                \
+    ONE_EVENT("vercel provider: " sent, NULL, VERCEL_LEAF "gen_ai.system=s:" sent, 10, 0, 0, 5, 0, \
+              want, "m-1", "m-1")
 
 static struct genai_case genai_cases[] = {
     /* OTel GenAI semconv 1.40+ */
@@ -199,7 +206,7 @@ static struct genai_case genai_cases[] = {
                          "ai.usage.totalTokens=i:2306;ai.usage.cachedInputTokens=i:1920;"
                          "gen_ai.usage.input_tokens=i:2006;gen_ai.usage.output_tokens=i:300"}},
      .events = 1,
-     .ev = {{ID(0), {86, 1920, 0, 0, 300, 0}, "openai.chat", "gpt-4o-2024-08-06", "gpt-4o"}}},
+     .ev = {{ID(0), {86, 1920, 0, 0, 300, 0}, "openai", "gpt-4o-2024-08-06", "gpt-4o"}}},
     {.name = "vercel v6: doStream, cache write and reasoning, no noCacheTokens",
      .spans = {{.name = "ai.streamText.doStream",
                 .attrs =
@@ -212,7 +219,7 @@ static struct genai_case genai_cases[] = {
      .events = 1,
      .ev = {{ID(0),
              {1000, 1000, 3000, 0, 800, 512},
-             "anthropic.messages",
+             "anthropic",
              "claude-sonnet-4-5",
              "claude-sonnet-4-5"}}},
     {.name = "vercel v5 anthropic: input excludes the cache",
@@ -221,13 +228,13 @@ static struct genai_case genai_cases[] = {
                          "ai.usage.inputTokens=i:10;ai.usage.cachedInputTokens=i:3000;"
                          "ai.usage.outputTokens=i:50;ai.usage.reasoningTokens=i:20"}},
      .events = 1,
-     .ev = {{ID(0), {10, 3000, 0, 0, 50, 20}, "anthropic.messages", "claude-3-7", "claude-3-7"}}},
+     .ev = {{ID(0), {10, 3000, 0, 0, 50, 20}, "anthropic", "claude-3-7", "claude-3-7"}}},
     {.name = "vercel v4: prompt and completion tokens, names from ai.model.*",
      .spans = {{.name = "ai.generateObject.doGenerate",
                 .attrs = "ai.model.provider=s:mistral.chat;ai.model.id=s:mistral-large;"
                          "ai.usage.promptTokens=i:11;ai.usage.completionTokens=i:22"}},
      .events = 1,
-     .ev = {{ID(0), {11, 0, 0, 0, 22, 0}, "mistral.chat", "mistral-large", "mistral-large"}}},
+     .ev = {{ID(0), {11, 0, 0, 0, 22, 0}, "mistral", "mistral-large", "mistral-large"}}},
     {.name = "vercel: an outer span alone is an aggregate",
      .spans = {{.name = "ai.generateText",
                 .attrs = "ai.operationId=s:ai.generateText;ai.model.provider=s:openai.chat;"
@@ -263,8 +270,29 @@ static struct genai_case genai_cases[] = {
      .events = 2,
      .ignored = 1,
      .aggregates = 1,
-     .ev = {{ID(1), {10, 0, 0, 0, 5, 0}, "openai.chat", "gpt-4o", "gpt-4o"},
-            {ID(3), {20, 0, 0, 0, 7, 0}, "openai.chat", "gpt-4o", "gpt-4o"}}},
+     .ev = {{ID(1), {10, 0, 0, 0, 5, 0}, "openai", "gpt-4o", "gpt-4o"},
+            {ID(3), {20, 0, 0, 0, 7, 0}, "openai", "gpt-4o", "gpt-4o"}}},
+
+    /* the AI SDK's provider ids: the provider part, in the catalog's names */
+    VERCEL_PROVIDER("openai.chat", "openai"),
+    VERCEL_PROVIDER("openai.responses", "openai"),
+    VERCEL_PROVIDER("anthropic.messages", "anthropic"),
+    VERCEL_PROVIDER("google.generative-ai", "google"),
+    VERCEL_PROVIDER("google.vertex.chat", "google"),
+    VERCEL_PROVIDER("vertex.anthropic.messages", "google"),
+    VERCEL_PROVIDER("amazon-bedrock", "aws"),
+    VERCEL_PROVIDER("azure.responses", "azure"),
+    VERCEL_PROVIDER("xai.chat", "xai"),
+    VERCEL_PROVIDER("groq.chat", "groq"),
+    VERCEL_PROVIDER("togetherai.chat", "together"),
+    VERCEL_PROVIDER("perplexity", "perplexity"),
+    VERCEL_PROVIDER(".chat", ".chat"),
+    ONE_EVENT("vercel provider: from ai.model.provider too", NULL,
+              VERCEL_LEAF "ai.model.provider=s:azure.chat", 10, 0, 0, 5, 0, "azure", "m-1", "m-1"),
+    ONE_EVENT("not vercel: gen_ai.system kept as sent", NULL,
+              "gen_ai.system=s:openai.chat;gen_ai.request.model=s:m-1;"
+              "gen_ai.usage.input_tokens=i:10;gen_ai.usage.output_tokens=i:5",
+              10, 0, 0, 5, 0, "openai.chat", "m-1", "m-1"),
 
     /* the parent rule and the dedupe */
     {.name = "parent rule: a wrapper span over an instrumented call",
