@@ -45,7 +45,9 @@
 # Environment (durations in whole seconds): BENCH_DURATION (default 10s),
 # BENCH_WARMUP (2s), BENCH_CONNECTIONS (64), BENCH_INGEST_DURATION (10s),
 # BENCH_BATCH_CONNECTIONS (8), BENCH_SINGLE_CONNECTIONS (64),
-# BENCH_KEEP_LOGS=1 keeps the temp folder's logs.
+# BENCH_KEEP_LOGS=1 keeps the temp folder's logs. BENCH picks what runs, as
+# a comma-separated list of http (the HTTP benchmarks), batch and single (the
+# two ingest benchmarks), or ingest (both of them); the default runs all.
 set -euo pipefail
 
 DURATION=${BENCH_DURATION:-10s}
@@ -58,6 +60,12 @@ BATCH_EVENTS=1000
 INGEST_MAX_BODY=16777216 # tollgate's default; a 1,000-event request is about 390 KB
 TARGET_BATCH_RATIO=0.60  # of the COPY ceiling
 TARGET_SINGLE_RATE=15000 # events/s, durable
+SELECTED=${BENCH:-http,batch,single}
+SELECTED=${SELECTED//ingest/batch,single}
+# What an unselected benchmark leaves in the report.
+CHECK_BATCH="(batches not run)" CHECK_COPY="(COPY not run)" CHECK_SINGLE="(single events not run)"
+CHECK_PGBENCH="(pgbench not run)" BATCH_RUN=n/a SINGLE_RUN=n/a RSS_BATCH=n/a RSS_SINGLE=n/a
+BATCH_BODY=0 COPY_ROWS=0 COPY_SECONDS=n/a
 WRK_THREADS=2
 CFLAGS=(-std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 	-Wformat=2 -Wvla -Wpointer-arith -Wundef -pthread)
@@ -80,6 +88,11 @@ for d in "$CONNECTIONS" "$BATCH_CONNECTIONS" "$SINGLE_CONNECTIONS"; do
 	[[ $d =~ ^[1-9][0-9]*$ ]] ||
 		die "BENCH_CONNECTIONS, BENCH_BATCH_CONNECTIONS and BENCH_SINGLE_CONNECTIONS are positive numbers (got '$d')"
 done
+for b in ${SELECTED//,/ }; do
+	[[ $b =~ ^(http|batch|single)$ ]] || die "BENCH is a list of http, ingest, batch and single (got '$BENCH')"
+done
+# selected NAME: whether the benchmark NAME (http, batch or single) runs.
+selected() { [[ ,$SELECTED, == *,$1,* ]]; }
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$(cd -- "$1" 2>/dev/null && pwd) || die "no build folder '$1'"
 TG=$BUILD/tollgate
@@ -680,220 +693,234 @@ ADMIN_KEY=$("$TG" keys create --role admin --name bench --database-url "$DB_URL"
 [[ $ADMIN_KEY == tg_* ]] || die "tollgate keys create printed no secret"
 AUTH=(-H "Authorization: Bearer $ADMIN_KEY")
 
-# 1. The ceiling for the HTTP layer.
-PORT=$(free_port)
-"$BUILD/bench/raw_mhd" "$PORT" "$THREADS" "$CONN_TIMEOUT" 2>"$TMP/raw_mhd.log" &
-RAW_PID=$!
-PIDS+=("$RAW_PID")
-SERVER_PID=$RAW_PID
-wait_http "$RAW_PID" "http://127.0.0.1:$PORT/healthz" || {
-	cat "$TMP/raw_mhd.log" >&2
-	die "raw_mhd did not start"
-}
-note "GET /healthz on raw_mhd"
-run_wrk raw-healthz "http://127.0.0.1:$PORT/healthz"
-CEIL_HEALTH=$(result)
-stop_server "$RAW_PID"
-SERVER_PID=
-
-# 2. Tollgate, quiet (warn) and in production configuration (info).
-TEAM_SQL=
-LOG_SIZES=()
-for level in warn info; do
+if selected http; then
+	# 1. The ceiling for the HTTP layer.
 	PORT=$(free_port)
-	"$TG" serve --listen "127.0.0.1:$PORT" --log-level "$level" --database-url "$DB_URL" \
-		2>"$TMP/tollgate-$level.log" &
-	TG_PID=$!
-	PIDS+=("$TG_PID")
-	SERVER_PID=$TG_PID
-	wait_http "$TG_PID" "http://127.0.0.1:$PORT/healthz" || {
-		cat "$TMP/tollgate-$level.log" >&2
-		die "tollgate serve did not start"
+	"$BUILD/bench/raw_mhd" "$PORT" "$THREADS" "$CONN_TIMEOUT" 2>"$TMP/raw_mhd.log" &
+	RAW_PID=$!
+	PIDS+=("$RAW_PID")
+	SERVER_PID=$RAW_PID
+	wait_http "$RAW_PID" "http://127.0.0.1:$PORT/healthz" || {
+		cat "$TMP/raw_mhd.log" >&2
+		die "raw_mhd did not start"
 	}
-	if [[ -z $TEAM_SQL ]]; then
-		code=$(curl -s -o "$TMP/team.json" -w '%{http_code}' "${AUTH[@]}" \
-			-H 'Content-Type: application/json' -d '{"slug":"bench"}' \
-			"http://127.0.0.1:$PORT/v1/admin/teams")
-		[[ $code == 201 ]] || die "creating team 'bench' answered $code: $(cat "$TMP/team.json")"
-	fi
-	code=$(curl -s -o "$TMP/team.json" -w '%{http_code}' "${AUTH[@]}" \
-		"http://127.0.0.1:$PORT/v1/admin/teams/bench")
-	[[ $code == 200 ]] || die "GET /v1/admin/teams/bench answered $code: $(cat "$TMP/team.json")"
-	if [[ -z $TEAM_SQL ]]; then
-		# The exact statement tollgate just sent: a backend's last query stays
-		# in pg_stat_activity while it is idle.
-		TEAM_SQL=$(psql "$DB_URL" -XAtq -c "SELECT query FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid()
-			AND query LIKE '%FROM teams t%' AND query LIKE '%t.slug = \$3%' LIMIT 1")
-		[[ -n $TEAM_SQL ]] || die "could not find tollgate's team query in pg_stat_activity"
-	fi
-
-	note "GET /healthz on tollgate (log level $level)"
-	run_wrk "tollgate-$level-healthz" "http://127.0.0.1:$PORT/healthz"
-	row "GET /healthz, log $level" "$(result)" "raw_mhd (bare MHD)" "$CEIL_HEALTH"
-	note "GET /v1/admin/teams/bench on tollgate (log level $level)"
-	run_wrk "tollgate-$level-team" "http://127.0.0.1:$PORT/v1/admin/teams/bench" "${AUTH[@]}"
-	if [[ $level == warn ]]; then OURS_TEAM_WARN=$(result); else OURS_TEAM_INFO=$(result); fi
-	stop_server "$TG_PID"
+	note "GET /healthz on raw_mhd"
+	run_wrk raw-healthz "http://127.0.0.1:$PORT/healthz"
+	CEIL_HEALTH=$(result)
+	stop_server "$RAW_PID"
 	SERVER_PID=
-	LOG_SIZES+=("$level: $(wc -l <"$TMP/tollgate-$level.log") lines, $(du -h "$TMP/tollgate-$level.log" | cut -f1)")
-done
 
-# 3. The ceiling for the DB path: the same SELECT through pgbench, with as
-# many clients as tollgate can have queries in flight (workers, capped by the pool).
-PG_CLIENTS=$((THREADS < DB_POOL ? THREADS : DB_POOL))
-ORG_ID=$(psql "$DB_URL" -XAtq -c "SELECT org_id FROM teams WHERE slug = 'bench'")
-if [[ -n $PGBENCH ]]; then
-	# shellcheck disable=SC2016  # $1..$3 are SQL parameters, not shell ones
-	printf '%s;\n' "$TEAM_SQL" | sed 's/\$1/:org/g; s/\$2/:root/g; s/\$3/:slug/g' >"$TMP/team.sql"
-	for mode in extended prepared; do
-		note "the same SELECT through pgbench -M $mode ($PG_CLIENTS clients)"
-		run_pgbench "$mode" "$TMP/team.sql" "$PG_CLIENTS" -D org="$ORG_ID" -D root=0 -D slug=bench
-		if [[ $mode == extended ]]; then CEIL_EXT=$(result); else CEIL_PREP=$(result); fi
+	# 2. Tollgate, quiet (warn) and in production configuration (info).
+	TEAM_SQL=
+	LOG_SIZES=()
+	for level in warn info; do
+		PORT=$(free_port)
+		"$TG" serve --listen "127.0.0.1:$PORT" --log-level "$level" --database-url "$DB_URL" \
+			2>"$TMP/tollgate-$level.log" &
+		TG_PID=$!
+		PIDS+=("$TG_PID")
+		SERVER_PID=$TG_PID
+		wait_http "$TG_PID" "http://127.0.0.1:$PORT/healthz" || {
+			cat "$TMP/tollgate-$level.log" >&2
+			die "tollgate serve did not start"
+		}
+		if [[ -z $TEAM_SQL ]]; then
+			code=$(curl -s -o "$TMP/team.json" -w '%{http_code}' "${AUTH[@]}" \
+				-H 'Content-Type: application/json' -d '{"slug":"bench"}' \
+				"http://127.0.0.1:$PORT/v1/admin/teams")
+			[[ $code == 201 ]] || die "creating team 'bench' answered $code: $(cat "$TMP/team.json")"
+		fi
+		code=$(curl -s -o "$TMP/team.json" -w '%{http_code}' "${AUTH[@]}" \
+			"http://127.0.0.1:$PORT/v1/admin/teams/bench")
+		[[ $code == 200 ]] || die "GET /v1/admin/teams/bench answered $code: $(cat "$TMP/team.json")"
+		if [[ -z $TEAM_SQL ]]; then
+			# The exact statement tollgate just sent: a backend's last query stays
+			# in pg_stat_activity while it is idle.
+			TEAM_SQL=$(psql "$DB_URL" -XAtq -c "SELECT query FROM pg_stat_activity
+				WHERE datname = current_database() AND pid <> pg_backend_pid()
+				AND query LIKE '%FROM teams t%' AND query LIKE '%t.slug = \$3%' LIMIT 1")
+			[[ -n $TEAM_SQL ]] || die "could not find tollgate's team query in pg_stat_activity"
+		fi
+
+		note "GET /healthz on tollgate (log level $level)"
+		run_wrk "tollgate-$level-healthz" "http://127.0.0.1:$PORT/healthz"
+		row "GET /healthz, log $level" "$(result)" "raw_mhd (bare MHD)" "$CEIL_HEALTH"
+		note "GET /v1/admin/teams/bench on tollgate (log level $level)"
+		run_wrk "tollgate-$level-team" "http://127.0.0.1:$PORT/v1/admin/teams/bench" "${AUTH[@]}"
+		if [[ $level == warn ]]; then OURS_TEAM_WARN=$(result); else OURS_TEAM_INFO=$(result); fi
+		stop_server "$TG_PID"
+		SERVER_PID=
+		LOG_SIZES+=("$level: $(wc -l <"$TMP/tollgate-$level.log") lines, $(du -h "$TMP/tollgate-$level.log" | cut -f1)")
 	done
-else
-	note "warning: pgbench not found; the DB path has no ceiling"
-	CEIL_EXT="0 n/a n/a n/a n/a"
-	CEIL_PREP=$CEIL_EXT
-fi
-row "GET /v1/admin/teams/{slug}, log warn" "$OURS_TEAM_WARN" "pgbench -M extended -c$PG_CLIENTS" "$CEIL_EXT"
-row "GET /v1/admin/teams/{slug}, log info" "$OURS_TEAM_INFO" "pgbench -M extended -c$PG_CLIENTS" "$CEIL_EXT"
-row "GET /v1/admin/teams/{slug}, log warn" "$OURS_TEAM_WARN" "pgbench -M prepared -c$PG_CLIENTS" "$CEIL_PREP"
 
-# 4. Ingest, on the same cluster restarted durable.
-note "restarting Postgres durable (fsync, synchronous_commit, full_page_writes on) for ingest"
-"$ROOT/scripts/pg.sh" stop "$TMP/pg" >/dev/null || die "could not stop Postgres"
-DB_URL=$("$ROOT/scripts/pg.sh" start "$TMP/pg" | tail -n 1)
-[[ -n $DB_URL ]] || die "scripts/pg.sh start printed no URL"
-DURABILITY=$(psql_q -c "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
-	WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')")
-[[ $DURABILITY == "fsync=on, full_page_writes=on, synchronous_commit=on" ]] ||
-	die "Postgres is not durable for the ingest benchmarks: $DURABILITY"
-"$TG" prices import "$ROOT/prices/genai-prices.json" --database-url "$DB_URL" >"$TMP/prices.log" 2>&1 || {
-	cat "$TMP/prices.log" >&2
-	die "tollgate prices import failed"
-}
-INGEST_KEY=$("$TG" keys create --role ingest --name bench-ingest --database-url "$DB_URL" 2>/dev/null |
-	tail -n 1)
-[[ $INGEST_KEY == tg_* ]] || die "tollgate keys create printed no ingest secret"
+	# 3. The ceiling for the DB path: the same SELECT through pgbench, with as
+	# many clients as tollgate can have queries in flight (workers, capped by the pool).
+	PG_CLIENTS=$((THREADS < DB_POOL ? THREADS : DB_POOL))
+	ORG_ID=$(psql "$DB_URL" -XAtq -c "SELECT org_id FROM teams WHERE slug = 'bench'")
+	if [[ -n $PGBENCH ]]; then
+		# shellcheck disable=SC2016  # $1..$3 are SQL parameters, not shell ones
+		printf '%s;\n' "$TEAM_SQL" | sed 's/\$1/:org/g; s/\$2/:root/g; s/\$3/:slug/g' >"$TMP/team.sql"
+		for mode in extended prepared; do
+			note "the same SELECT through pgbench -M $mode ($PG_CLIENTS clients)"
+			run_pgbench "$mode" "$TMP/team.sql" "$PG_CLIENTS" -D org="$ORG_ID" -D root=0 -D slug=bench
+			if [[ $mode == extended ]]; then CEIL_EXT=$(result); else CEIL_PREP=$(result); fi
+		done
+	else
+		note "warning: pgbench not found; the DB path has no ceiling"
+		CEIL_EXT="0 n/a n/a n/a n/a"
+		CEIL_PREP=$CEIL_EXT
+	fi
+	row "GET /v1/admin/teams/{slug}, log warn" "$OURS_TEAM_WARN" "pgbench -M extended -c$PG_CLIENTS" "$CEIL_EXT"
+	row "GET /v1/admin/teams/{slug}, log info" "$OURS_TEAM_INFO" "pgbench -M extended -c$PG_CLIENTS" "$CEIL_EXT"
+	row "GET /v1/admin/teams/{slug}, log warn" "$OURS_TEAM_WARN" "pgbench -M prepared -c$PG_CLIENTS" "$CEIL_PREP"
+fi
+
+if selected batch || selected single; then
+	# 4. Ingest, on the same cluster restarted durable.
+	note "restarting Postgres durable (fsync, synchronous_commit, full_page_writes on) for ingest"
+	"$ROOT/scripts/pg.sh" stop "$TMP/pg" >/dev/null || die "could not stop Postgres"
+	DB_URL=$("$ROOT/scripts/pg.sh" start "$TMP/pg" | tail -n 1)
+	[[ -n $DB_URL ]] || die "scripts/pg.sh start printed no URL"
+	DURABILITY=$(psql_q -c "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
+		WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')")
+	[[ $DURABILITY == "fsync=on, full_page_writes=on, synchronous_commit=on" ]] ||
+		die "Postgres is not durable for the ingest benchmarks: $DURABILITY"
+	"$TG" prices import "$ROOT/prices/genai-prices.json" --database-url "$DB_URL" >"$TMP/prices.log" 2>&1 || {
+		cat "$TMP/prices.log" >&2
+		die "tollgate prices import failed"
+	}
+	INGEST_KEY=$("$TG" keys create --role ingest --name bench-ingest --database-url "$DB_URL" 2>/dev/null |
+		tail -n 1)
+	[[ $INGEST_KEY == tg_* ]] || die "tollgate keys create printed no ingest secret"
+
+fi
 
 # 4a. Batches of 1,000 events, against COPY of the very rows they stored.
-start_ingest_server batch
-create_ingest_scopes
-note "POST /v1/usage, $BATCH_EVENTS events a request, $BATCH_CONNECTIONS connections"
-run_loadgen batch "$BATCH_EVENTS" "$BATCH_CONNECTIONS"
-OURS_BATCH=$(result)
-BATCH_RUN=$(loadgen_summary "$L_OUT")
-BATCH_BODY=$(lg body_bytes "$L_OUT")
-check_rows "batches" "$(lg acked "$L_OUT")" tollgate
-CHECK_BATCH=$CHECK
-RSS_BATCH="$(mib "$RSS_START") at start, peak (VmHWM) $(mib "$(peak_rss)")"
-psql_q -c "COPY (SELECT * FROM usage_events) TO STDOUT" >"$TMP/ceiling.copy" ||
-	die "could not export the stored rows"
-COPY_ROWS=$(wc -l <"$TMP/ceiling.copy")
-stop_server "$TG_PID"
-SERVER_PID=
+if selected batch; then
+	start_ingest_server batch
+	create_ingest_scopes
+	note "POST /v1/usage, $BATCH_EVENTS events a request, $BATCH_CONNECTIONS connections"
+	run_loadgen batch "$BATCH_EVENTS" "$BATCH_CONNECTIONS"
+	OURS_BATCH=$(result)
+	BATCH_RUN=$(loadgen_summary "$L_OUT")
+	BATCH_BODY=$(lg body_bytes "$L_OUT")
+	check_rows "batches" "$(lg acked "$L_OUT")" tollgate
+	CHECK_BATCH=$CHECK
+	RSS_BATCH="$(mib "$RSS_START") at start, peak (VmHWM) $(mib "$(peak_rss)")"
+	psql_q -c "COPY (SELECT * FROM usage_events) TO STDOUT" >"$TMP/ceiling.copy" ||
+		die "could not export the stored rows"
+	COPY_ROWS=$(wc -l <"$TMP/ceiling.copy")
+	stop_server "$TG_PID"
+	SERVER_PID=
 
-note "the same $COPY_ROWS rows through psql's \\copy into usage_events"
-reset_ingest_tables
-before=$(backend_count)
-measure_start
-t0=$(date +%s.%N)
-run_waited psql "$DB_URL" -XAtq -v ON_ERROR_STOP=1 -c "\\copy usage_events FROM '$TMP/ceiling.copy'" ||
-	die "COPY into usage_events failed"
-t1=$(date +%s.%N)
-settle_backends "$before"
-measure_end "$COPY_ROWS"
-R_RPS=$(awk -v n="$COPY_ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
-R_P50=n/a
-R_P99=n/a
-CEIL_COPY=$(result)
-COPY_SECONDS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-check_rows "COPY" "$COPY_ROWS" copy
-CHECK_COPY=$CHECK
+	note "the same $COPY_ROWS rows through psql's \\copy into usage_events"
+	reset_ingest_tables
+	before=$(backend_count)
+	measure_start
+	t0=$(date +%s.%N)
+	run_waited psql "$DB_URL" -XAtq -v ON_ERROR_STOP=1 -c "\\copy usage_events FROM '$TMP/ceiling.copy'" ||
+		die "COPY into usage_events failed"
+	t1=$(date +%s.%N)
+	settle_backends "$before"
+	measure_end "$COPY_ROWS"
+	R_RPS=$(awk -v n="$COPY_ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+	R_P50=n/a
+	R_P99=n/a
+	CEIL_COPY=$(result)
+	COPY_SECONDS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	check_rows "COPY" "$COPY_ROWS" copy
+	CHECK_COPY=$CHECK
+	ingest_row "POST /v1/usage, $BATCH_EVENTS events/request, c$BATCH_CONNECTIONS" "$OURS_BATCH" \
+		"COPY same rows into usage_events" "$CEIL_COPY" \
+		"$(awk -v r="$(ratio "${OURS_BATCH%% *}" "${CEIL_COPY%% *}")" -v t="$TARGET_BATCH_RATIO" \
+			'BEGIN { printf "ratio>=%s %s", t, (r + 0 >= t ? "met" : "NOT MET") }')"
+fi
 
 # 4b. One event a request from many connections, against one INSERT a
 # transaction through pgbench.
-start_ingest_server single
-note "POST /v1/usage, one event a request, $SINGLE_CONNECTIONS connections"
-run_loadgen single 0 "$SINGLE_CONNECTIONS"
-OURS_SINGLE=$(result)
-SINGLE_RUN=$(loadgen_summary "$L_OUT")
-check_rows "single events" "$(lg acked "$L_OUT")" tollgate
-CHECK_SINGLE=$CHECK
-RSS_SINGLE="$(mib "$RSS_START") at start, peak (VmHWM) $(mib "$(peak_rss)")"
-write_single_sql "$TMP/single.sql"
-stop_server "$TG_PID"
-SERVER_PID=
-if [[ -n $PGBENCH ]]; then
-	note "one INSERT a transaction through pgbench -M prepared ($SINGLE_CONNECTIONS clients)"
-	reset_ingest_tables
-	PGBENCH_SECONDS=${INGEST_DURATION%s} PGBENCH_AFTER_WARMUP=reset_ingest_tables \
-		run_pgbench prepared "$TMP/single.sql" "$SINGLE_CONNECTIONS"
-	CEIL_SINGLE=$(result)
-	check_rows "pgbench" "$(awk '/^number of transactions actually processed:/ { print $6 }' \
-		"$TMP/pgbench-prepared-single.txt")" ids
-	CHECK_PGBENCH=$CHECK
-else
-	note "warning: pgbench not found; single events have no ceiling"
-	CEIL_SINGLE="0 n/a n/a n/a n/a"
-	CHECK_PGBENCH="(no pgbench)"
+if selected single; then
+	start_ingest_server single
+	selected batch || create_ingest_scopes
+	note "POST /v1/usage, one event a request, $SINGLE_CONNECTIONS connections"
+	run_loadgen single 0 "$SINGLE_CONNECTIONS"
+	OURS_SINGLE=$(result)
+	SINGLE_RUN=$(loadgen_summary "$L_OUT")
+	check_rows "single events" "$(lg acked "$L_OUT")" tollgate
+	CHECK_SINGLE=$CHECK
+	RSS_SINGLE="$(mib "$RSS_START") at start, peak (VmHWM) $(mib "$(peak_rss)")"
+	write_single_sql "$TMP/single.sql"
+	stop_server "$TG_PID"
+	SERVER_PID=
+	if [[ -n $PGBENCH ]]; then
+		note "one INSERT a transaction through pgbench -M prepared ($SINGLE_CONNECTIONS clients)"
+		reset_ingest_tables
+		PGBENCH_SECONDS=${INGEST_DURATION%s} PGBENCH_AFTER_WARMUP=reset_ingest_tables \
+			run_pgbench prepared "$TMP/single.sql" "$SINGLE_CONNECTIONS"
+		CEIL_SINGLE=$(result)
+		check_rows "pgbench" "$(awk '/^number of transactions actually processed:/ { print $6 }' \
+			"$TMP/pgbench-prepared-single.txt")" ids
+		CHECK_PGBENCH=$CHECK
+	else
+		note "warning: pgbench not found; single events have no ceiling"
+		CEIL_SINGLE="0 n/a n/a n/a n/a"
+		CHECK_PGBENCH="(no pgbench)"
+	fi
+	ingest_row "POST /v1/usage, 1 event/request, c$SINGLE_CONNECTIONS" "$OURS_SINGLE" \
+		"pgbench -c$SINGLE_CONNECTIONS, 1 INSERT/tx" "$CEIL_SINGLE" \
+		"$(awk -v o="${OURS_SINGLE%% *}" -v t="$TARGET_SINGLE_RATE" \
+			'BEGIN { printf ">=%d ev/s %s", t, (o + 0 >= t ? "met" : "NOT MET") }')"
 fi
-ingest_row "POST /v1/usage, $BATCH_EVENTS events/request, c$BATCH_CONNECTIONS" "$OURS_BATCH" \
-	"COPY same rows into usage_events" "$CEIL_COPY" \
-	"$(awk -v r="$(ratio "${OURS_BATCH%% *}" "${CEIL_COPY%% *}")" -v t="$TARGET_BATCH_RATIO" \
-		'BEGIN { printf "ratio>=%s %s", t, (r + 0 >= t ? "met" : "NOT MET") }')"
-ingest_row "POST /v1/usage, 1 event/request, c$SINGLE_CONNECTIONS" "$OURS_SINGLE" \
-	"pgbench -c$SINGLE_CONNECTIONS, 1 INSERT/tx" "$CEIL_SINGLE" \
-	"$(awk -v o="${OURS_SINGLE%% *}" -v t="$TARGET_SINGLE_RATE" \
-		'BEGIN { printf ">=%d ev/s %s", t, (o + 0 >= t ? "met" : "NOT MET") }')"
 
-echo
-print_tables
-echo
-echo "ratio = ours / ceiling. Latencies are wrk's (coordinated omission and all)."
-echo "others = share of the machine's CPU that processes other than this benchmark's used during"
-echo "  our run / the ceiling's run; above a few percent, that row's figures are skewed."
-echo "server-side CPU = the server process (all threads) plus Postgres, without the load generator,"
-echo "  per request served. With the load generator on the same $(nproc) cores, r/s also depends on how"
-echo "  the cores are shared; CPU per request is the steadier measure of what a request costs us."
-echo "/healthz ceiling: bench/raw_mhd, bare libmicrohttpd with tollgate's flags, $THREADS threads,"
-echo "  conn-timeout ${CONN_TIMEOUT}s, the same body and the same three response headers."
-echo "teams/{slug}: HTTP + API-key check (cached after the first request) + one Postgres query."
-echo "  Its ceiling is Postgres alone running tollgate's exact SELECT (taken from pg_stat_activity)"
-echo "  through pgbench with $PG_CLIENTS clients = the queries tollgate can have in flight (min of"
-echo "  $THREADS workers, db-pool $DB_POOL). -M extended sends unnamed statements, parsed and planned"
-echo "  each time, as PQexecParams does: the like-for-like ceiling. -M prepared parses and plans once"
-echo "  per connection: the ceiling if tollgate prepared its statements. pgbench's latencies are per"
-echo "  query at $PG_CLIENTS in flight, wrk's per request at $CONNECTIONS in flight: compare r/s, not ms."
-echo "access log (stderr to a file): ${LOG_SIZES[0]}; ${LOG_SIZES[1]}"
-echo
-echo "== ingest, Postgres durable ($DURABILITY; not PG_FAST)"
-print_ingest_tables
-echo
-echo "checks (rows stored against events acknowledged with a 2xx, once the load generator has drained):"
-echo "  $CHECK_BATCH"
-echo "       load: $BATCH_RUN"
-echo "  $CHECK_COPY"
-echo "  $CHECK_SINGLE"
-echo "       load: $SINGLE_RUN"
-echo "  $CHECK_PGBENCH"
-echo "peak RSS of tollgate serve (VmHWM, warm-up + run): batches $RSS_BATCH; single events $RSS_SINGLE"
-echo "load: bench/loadgen, $WRK_THREADS epoll threads, keep-alive; ${WARMUP} warm-up, then ${INGEST_DURATION} of sending, then"
-echo "  a drain (no new requests; every reply awaited). ev/s = events acknowledged by replies received within"
-echo "  the ${INGEST_DURATION}; latencies per request. Every run starts on emptied usage_events, usage_event_ids and"
-echo "  spend_hourly (partitions, indexes and the 200 users kept) after a CHECKPOINT. tollgate: log level info,"
-echo "  default --threads/--db-pool, --max-body $INGEST_MAX_BODY, --spool-dir in the temp folder."
-echo "events: realistic and varied: 4 teams, 8 projects, 200 users, openai gpt-4o (60%) / gpt-4o-mini, uncached"
-echo "  input, cache reads on 60%, output, latency, request_id, 2 tags, 2% errors, over the last 50 minutes;"
-echo "  about $((BATCH_BODY / BATCH_EVENTS)) bytes of JSON each ($BATCH_BODY-byte requests of $BATCH_EVENTS)."
-echo "batches: tollgate decodes, prices and hashes on the HTTP threads; one writer commits each group of"
-echo "  waiting requests: COPY into a temp table, ids claimed in usage_event_ids, users, usage_events, the"
-echo "  spend_hourly upsert, one COMMIT. Ceiling: the $COPY_ROWS rows tollgate stored in the run, exported and"
-echo "  loaded back by one psql \\copy into the emptied usage_events (same partitions and indexes), in"
-echo "  ${COPY_SECONDS} s: usage_events alone, no idempotency, no rollups, no HTTP. Target: ratio >= $TARGET_BATCH_RATIO."
-echo "single events: each request is one event; concurrent requests share the writer's group commit."
-echo "  Ceiling: pgbench -M prepared, $SINGLE_CONNECTIONS clients, one autocommit statement a transaction that"
-echo "  claims the id in usage_event_ids (ON CONFLICT DO NOTHING) and inserts a row like tollgate's into"
-echo "  usage_events (ids from client id and a sequence). Target: >= $TARGET_SINGLE_RATE events/s."
-echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+if selected http; then
+	echo
+	print_tables
+	echo
+	echo "ratio = ours / ceiling. Latencies are wrk's (coordinated omission and all)."
+	echo "others = share of the machine's CPU that processes other than this benchmark's used during"
+	echo "  our run / the ceiling's run; above a few percent, that row's figures are skewed."
+	echo "server-side CPU = the server process (all threads) plus Postgres, without the load generator,"
+	echo "  per request served. With the load generator on the same $(nproc) cores, r/s also depends on how"
+	echo "  the cores are shared; CPU per request is the steadier measure of what a request costs us."
+	echo "/healthz ceiling: bench/raw_mhd, bare libmicrohttpd with tollgate's flags, $THREADS threads,"
+	echo "  conn-timeout ${CONN_TIMEOUT}s, the same body and the same three response headers."
+	echo "teams/{slug}: HTTP + API-key check (cached after the first request) + one Postgres query."
+	echo "  Its ceiling is Postgres alone running tollgate's exact SELECT (taken from pg_stat_activity)"
+	echo "  through pgbench with $PG_CLIENTS clients = the queries tollgate can have in flight (min of"
+	echo "  $THREADS workers, db-pool $DB_POOL). -M extended sends unnamed statements, parsed and planned"
+	echo "  each time, as PQexecParams does: the like-for-like ceiling. -M prepared parses and plans once"
+	echo "  per connection: the ceiling if tollgate prepared its statements. pgbench's latencies are per"
+	echo "  query at $PG_CLIENTS in flight, wrk's per request at $CONNECTIONS in flight: compare r/s, not ms."
+	echo "access log (stderr to a file): ${LOG_SIZES[0]}; ${LOG_SIZES[1]}"
+	echo
+fi
+if selected batch || selected single; then
+	echo "== ingest, Postgres durable ($DURABILITY; not PG_FAST)"
+	print_ingest_tables
+	echo
+	echo "checks (rows stored against events acknowledged with a 2xx, once the load generator has drained):"
+	echo "  $CHECK_BATCH"
+	echo "       load: $BATCH_RUN"
+	echo "  $CHECK_COPY"
+	echo "  $CHECK_SINGLE"
+	echo "       load: $SINGLE_RUN"
+	echo "  $CHECK_PGBENCH"
+	echo "peak RSS of tollgate serve (VmHWM, warm-up + run): batches $RSS_BATCH; single events $RSS_SINGLE"
+	echo "load: bench/loadgen, $WRK_THREADS epoll threads, keep-alive; ${WARMUP} warm-up, then ${INGEST_DURATION} of sending, then"
+	echo "  a drain (no new requests; every reply awaited). ev/s = events acknowledged by replies received within"
+	echo "  the ${INGEST_DURATION}; latencies per request. Every run starts on emptied usage_events, usage_event_ids and"
+	echo "  spend_hourly (partitions, indexes and the 200 users kept) after a CHECKPOINT. tollgate: log level info,"
+	echo "  default --threads/--db-pool, --max-body $INGEST_MAX_BODY, --spool-dir in the temp folder."
+	echo "events: realistic and varied: 4 teams, 8 projects, 200 users, openai gpt-4o (60%) / gpt-4o-mini, uncached"
+	echo "  input, cache reads on 60%, output, latency, request_id, 2 tags, 2% errors, over the last 50 minutes;"
+	echo "  about $((BATCH_BODY / BATCH_EVENTS)) bytes of JSON each ($BATCH_BODY-byte requests of $BATCH_EVENTS)."
+	echo "batches: tollgate decodes, prices and hashes on the HTTP threads; one writer commits each group of"
+	echo "  waiting requests: COPY into a temp table, ids claimed in usage_event_ids, users, usage_events, the"
+	echo "  spend_hourly upsert, one COMMIT. Ceiling: the $COPY_ROWS rows tollgate stored in the run, exported and"
+	echo "  loaded back by one psql \\copy into the emptied usage_events (same partitions and indexes), in"
+	echo "  ${COPY_SECONDS} s: usage_events alone, no idempotency, no rollups, no HTTP. Target: ratio >= $TARGET_BATCH_RATIO."
+	echo "single events: each request is one event; concurrent requests share the writer's group commit."
+	echo "  Ceiling: pgbench -M prepared, $SINGLE_CONNECTIONS clients, one autocommit statement a transaction that"
+	echo "  claims the id in usage_event_ids (ON CONFLICT DO NOTHING) and inserts a row like tollgate's into"
+	echo "  usage_events (ids from client id and a sequence). Target: >= $TARGET_SINGLE_RATE events/s."
+	echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
