@@ -28,7 +28,15 @@
 #       request                                       per event, claiming its id
 #                                                     in usage_event_ids and
 #                                                     inserting it
-#   and the peak RSS (VmHWM) of tollgate serve in each ingest run.
+#   POST /v1/verdict      tollgate serve: key,    vs  bench/raw_verdict: bare
+#       (reservations     team cache, catalog,        libmicrohttpd + jansson,
+#       off, then on)     ledger, verdict counts      same flags and threads:
+#                                                     reads the body, parses it,
+#                                                     reads the same members and
+#                                                     replies with an object of
+#                                                     the same shape and size
+#   and the peak RSS (VmHWM) of tollgate serve in each ingest and verdict run,
+#   and how long tollgate takes at start to load the ledger for 10,000 teams.
 #
 # Load: wrk -t2 -c$BENCH_CONNECTIONS -d$BENCH_DURATION --latency after a
 # $BENCH_WARMUP warm-up, the same for ours and the ceiling. Installs wrk from
@@ -40,14 +48,26 @@
 # full_page_writes on) for the ingest ones. Every process it started and every
 # temp folder is removed on exit, also on failure or Ctrl-C. Takes about 2.5
 # minutes (HTTP ~85 s of load, ingest ~50 s: 2 x (2 s warm-up + 10 s) for
-# tollgate, a few seconds of COPY, 2 s + 10 s of pgbench, plus checkpoints).
+# tollgate, a few seconds of COPY, 2 s + 10 s of pgbench, plus checkpoints),
+# plus about a minute for the verdicts (4 x 12 s of load and the setup).
+#
+# Verdicts: $VERDICT_SCOPES teams, each with a monthly budget, the first
+# $VERDICT_TEAMS with a weekly and a daily one too, spend rollups for every
+# team (spend_hourly, 12 hours of 3 models), an org routing policy with
+# ladders and a 70/20/10 target mix (policies/examples/routing-70-20-10.json,
+# through `tollgate policy apply`); budgets and rollups are written by SQL in
+# bulk. wrk (bench/verdict.lua) rotates over the first $VERDICT_TEAMS teams
+# and five models; the second run reserves (a unique request_id a call,
+# --hold-ttl $VERDICT_HOLD_TTL, so holds pile up through the run). The
+# decisions come from tollgate's verdict counts (verdict_hourly).
 #
 # Environment (durations in whole seconds): BENCH_DURATION (default 10s),
 # BENCH_WARMUP (2s), BENCH_CONNECTIONS (64), BENCH_INGEST_DURATION (10s),
 # BENCH_BATCH_CONNECTIONS (8), BENCH_SINGLE_CONNECTIONS (64),
 # BENCH_KEEP_LOGS=1 keeps the temp folder's logs. BENCH picks what runs, as
-# a comma-separated list of http (the HTTP benchmarks), batch and single (the
-# two ingest benchmarks), or ingest (both of them); the default runs all.
+# a comma-separated list of http (the HTTP benchmarks), verdict, batch and
+# single (the two ingest benchmarks), or ingest (both of them); the default
+# runs all.
 set -euo pipefail
 
 DURATION=${BENCH_DURATION:-10s}
@@ -60,7 +80,11 @@ BATCH_EVENTS=1000
 INGEST_MAX_BODY=16777216 # tollgate's default; a 1,000-event request is about 390 KB
 TARGET_BATCH_RATIO=0.60  # of the COPY ceiling
 TARGET_SINGLE_RATE=15000 # events/s, durable
-SELECTED=${BENCH:-http,batch,single}
+VERDICT_TEAMS=1000        # teams the verdict load rotates over, 3 budgets each
+VERDICT_SCOPES=10000      # teams with a budget (the ledger loaded at start)
+VERDICT_HOLD_TTL=60       # seconds; holds of the reserving run outlive it
+TARGET_VERDICT_RATIO=0.75 # of the raw_verdict ceiling, reservations off
+SELECTED=${BENCH:-http,verdict,batch,single}
 SELECTED=${SELECTED//ingest/batch,single}
 # What an unselected benchmark leaves in the report.
 CHECK_BATCH="(batches not run)" CHECK_COPY="(COPY not run)" CHECK_SINGLE="(single events not run)"
@@ -89,9 +113,10 @@ for d in "$CONNECTIONS" "$BATCH_CONNECTIONS" "$SINGLE_CONNECTIONS"; do
 		die "BENCH_CONNECTIONS, BENCH_BATCH_CONNECTIONS and BENCH_SINGLE_CONNECTIONS are positive numbers (got '$d')"
 done
 for b in ${SELECTED//,/ }; do
-	[[ $b =~ ^(http|batch|single)$ ]] || die "BENCH is a list of http, ingest, batch and single (got '$BENCH')"
+	[[ $b =~ ^(http|verdict|batch|single)$ ]] ||
+		die "BENCH is a list of http, verdict, ingest, batch and single (got '$BENCH')"
 done
-# selected NAME: whether the benchmark NAME (http, batch or single) runs.
+# selected NAME: whether the benchmark NAME (http, verdict, batch or single) runs.
 selected() { [[ ,$SELECTED, == *,$1,* ]]; }
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$(cd -- "$1" 2>/dev/null && pwd) || die "no build folder '$1'"
@@ -212,6 +237,14 @@ build_raw_mhd() {
 		die "could not build bench/raw_mhd.c"
 }
 
+build_raw_verdict() {
+	mkdir -p "$BUILD/bench"
+	# shellcheck disable=SC2046  # pkg-config prints several words
+	cc "${CFLAGS[@]}" $(pkg-config --cflags libmicrohttpd jansson) -o "$BUILD/bench/raw_verdict" \
+		"$ROOT/bench/raw_verdict.c" $(pkg-config --libs libmicrohttpd jansson) ||
+		die "could not build bench/raw_verdict.c"
+}
+
 # raw_mhd must start MHD as server/http.c does. Compares the MHD_USE_*,
 # MHD_ALLOW_* and MHD_OPTION_* names in both files, less those only tollgate
 # needs (its logger, its completion callback, IPv6 listening), and warns on
@@ -221,12 +254,15 @@ mhd_names() {
 		grep -vxE 'MHD_USE_IPv6|MHD_OPTION_EXTERNAL_LOGGER|MHD_OPTION_NOTIFY_COMPLETED' | sort -u
 }
 check_ceiling_config() {
-	local ours ceiling
+	local ours ceiling raw
 	ours=$(mhd_names "$ROOT/server/http.c")
-	ceiling=$(mhd_names "$ROOT/bench/raw_mhd.c")
-	[[ $ours == "$ceiling" ]] && return
-	note "warning: bench/raw_mhd.c no longer starts MHD like server/http.c; the ceiling may be off:"
-	diff <(echo "$ours") <(echo "$ceiling") | sed -n 's/^</    only in server\/http.c:/p; s/^>/    only in bench\/raw_mhd.c:/p' >&2
+	for raw in raw_mhd raw_verdict; do
+		ceiling=$(mhd_names "$ROOT/bench/$raw.c")
+		[[ $ours == "$ceiling" ]] && continue
+		note "warning: bench/$raw.c no longer starts MHD like server/http.c; the ceiling may be off:"
+		diff <(echo "$ours") <(echo "$ceiling") |
+			sed -n "s/^</    only in server\/http.c:/p; s/^>/    only in bench\/$raw.c:/p" >&2
+	done
 }
 
 # A free TCP port outside the kernel's ephemeral range.
@@ -242,12 +278,14 @@ free_port() {
 	die "no free TCP port found"
 }
 
-# wait_http PID URL: until URL answers (or PID dies, or 15 s pass).
+# wait_http PID URL: until URL answers with a 2xx (any status with
+# WAIT_ANY_STATUS=1), or PID dies, or 15 s pass.
 wait_http() {
-	local pid=$1 url=$2 i
+	local pid=$1 url=$2 i f=-f
+	[[ ${WAIT_ANY_STATUS:-} != 1 ]] || f=
 	for ((i = 0; i < 150; i++)); do
 		kill -0 "$pid" 2>/dev/null || return 1
-		curl -sf -o /dev/null --max-time 1 "$url" && return 0
+		curl -s ${f:+"$f"} -o /dev/null --max-time 1 "$url" && return 0
 		sleep 0.1
 	done
 	return 1
@@ -329,13 +367,16 @@ to_ms() {
 
 # run_wrk NAME URL [wrk args...]: warm-up, then the measured run; sets
 # R_RPS, R_P50, R_P99 (ms), R_OTHER and R_CPU (see measure_end) and R_BAD
-# (non-2xx responses plus socket errors).
+# (non-2xx responses plus socket errors). WRK_SCRIPT_ARGS, when set, go after
+# the URL (wrk hands them to the script).
+WRK_SCRIPT_ARGS=()
 run_wrk() {
 	local name=$1 url=$2 out=$TMP/wrk-$1.txt
 	shift 2
-	run_waited wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$@" "$url" >/dev/null
+	run_waited wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$@" "$url" "${WRK_SCRIPT_ARGS[@]}" >/dev/null
 	measure_start
-	run_waited wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$out"
+	run_waited wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" \
+		"${WRK_SCRIPT_ARGS[@]}" >"$out"
 	measure_end "$(awk '/ requests in / { print $1 }' "$out")"
 	R_RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
 	R_P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
@@ -568,6 +609,85 @@ SELECT $org, event_id, ts, $team, $project, $user, $key, '$provider', '$model', 
 SQL
 }
 
+# --- Verdicts ---------------------------------------------------------------
+# POST /v1/verdict against bench/raw_verdict, on the PG_FAST cluster (a
+# verdict reads only memory; Postgres sees the ledger's loads and the verdict
+# counts every 10 s). tollgate runs in production configuration (log level
+# info) with --hold-ttl $VERDICT_HOLD_TTL.
+
+# Creates the teams vb-00000 .. and their budgets, spend rollups and the org
+# routing policy; sets VERDICT_BUDGETS and VERDICT_ROLLUPS.
+create_verdict_scopes() {
+	local org
+	org=$(psql_q -c "SELECT id FROM orgs WHERE slug = 'default'")
+	[[ -n $org ]] || die "no default org"
+	psql_q -c "INSERT INTO teams (org_id, slug, name)
+		SELECT $org, 'vb-' || lpad(i::text, 5, '0'), 'Verdict bench team ' || i
+		FROM generate_series(0, $VERDICT_SCOPES - 1) i" >/dev/null || die "could not create the teams"
+	# Every team a monthly budget; the first VERDICT_TEAMS a weekly and a daily one too.
+	psql_q -c "WITH t AS (SELECT id, slug, substr(slug, 4)::int AS n FROM teams
+			WHERE org_id = $org AND slug LIKE 'vb-%'),
+		p(suffix, period, amount, fail_mode) AS (VALUES ('monthly', 'month', 50000, 'open'),
+			('weekly', 'week', 15000, 'open'), ('daily', 'day', 3000, 'closed')),
+		b AS (INSERT INTO budgets (org_id, name, scope_kind, scope_id, amount, period, fail_mode)
+			SELECT $org, t.slug || ' ' || p.suffix, 'team', t.id, p.amount, p.period, p.fail_mode
+			FROM t CROSS JOIN p WHERE p.period = 'month' OR t.n < $VERDICT_TEAMS
+			RETURNING id, period),
+		x(period, percent, action) AS (VALUES ('month', 50, 'alert'), ('month', 80, 'downgrade'),
+			('month', 100, 'deny'), ('week', 80, 'downgrade'), ('week', 100, 'deny'),
+			('day', 100, 'deny'))
+		INSERT INTO budget_thresholds (budget_id, percent, action)
+		SELECT b.id, x.percent, x.action FROM b JOIN x USING (period)" >/dev/null ||
+		die "could not create the budgets"
+	# Spend in the last 12 hours for every team, by the 70/20/10 tiers of the policy.
+	psql_q -c "INSERT INTO spend_hourly (org_id, hour, team_id, provider, model, mode, requests,
+			input_uncached, output, list_cost, effective_cost)
+		SELECT $org, date_trunc('hour', now()) - h * interval '1 hour', t.id, m.provider, m.model,
+			'standard', m.requests, m.requests * 1500, m.requests * 400, m.cost, m.cost
+		FROM teams t CROSS JOIN generate_series(1, 12) h
+		CROSS JOIN (VALUES ('openai', 'gpt-4o', 8, 0.10), ('openai', 'gpt-4o-mini', 90, 0.20),
+			('anthropic', 'claude-haiku-4-5', 120, 0.70)) m(provider, model, requests, cost)
+		WHERE t.org_id = $org AND t.slug LIKE 'vb-%'" >/dev/null || die "could not write spend rollups"
+	mkdir -p "$TMP/policies"
+	cp "$ROOT/policies/examples/routing-70-20-10.json" "$TMP/policies/"
+	"$TG" policy apply "$TMP/policies" --database-url "$DB_URL" >"$TMP/policy.log" 2>&1 || {
+		cat "$TMP/policy.log" >&2
+		die "tollgate policy apply failed"
+	}
+	VERDICT_BUDGETS=$(psql_q -c "SELECT count(*) FROM budgets")
+	VERDICT_ROLLUPS=$(psql_q -c "SELECT count(*) FROM spend_hourly")
+}
+
+# start_verdict_server NAME: tollgate serve (log level info); sets TG_PID,
+# SERVER_PID, PORT, RSS_START and LEDGER_LINE (its "ledger: ..." log line).
+start_verdict_server() {
+	PORT=$(free_port)
+	"$TG" serve --listen "127.0.0.1:$PORT" --log-level info --database-url "$DB_URL" \
+		--hold-ttl "$VERDICT_HOLD_TTL" 2>"$TMP/tollgate-$1.log" &
+	TG_PID=$!
+	PIDS+=("$TG_PID")
+	SERVER_PID=$TG_PID
+	wait_http "$TG_PID" "http://127.0.0.1:$PORT/readyz" || {
+		cat "$TMP/tollgate-$1.log" >&2
+		die "tollgate serve did not start"
+	}
+	RSS_START=$(awk '/^VmRSS:/ { print $2 }' "/proc/$TG_PID/status")
+	LEDGER_LINE=$(sed -n 's/.*"msg":"\(ledger: [^"]*\)".*/\1/p' "$TMP/tollgate-$1.log" | head -n 1)
+	[[ -n $LEDGER_LINE ]] || die "tollgate serve logged no 'ledger:' line"
+}
+
+# ledger_ms: the load time in LEDGER_LINE ("ledger: N budgets, M policies loaded in X ms").
+ledger_ms() { sed -n 's/.* loaded in \([0-9]*\) ms$/\1/p' <<<"$LEDGER_LINE"; }
+
+# verdict_decisions: what tollgate decided (warm-up and run), from verdict_hourly, which it
+# writes at stop; then empties it for the next run.
+verdict_decisions() {
+	psql_q -c "SELECT coalesce(string_agg(decision || '/' || reason || ' ' || n, ', '
+			ORDER BY n DESC), 'none')
+		FROM (SELECT decision, reason, sum(verdicts) AS n FROM verdict_hourly
+			GROUP BY decision, reason) d" -c "TRUNCATE verdict_hourly" || die "could not read verdict counts"
+}
+
 # --- Table ------------------------------------------------------------------
 # A result is the string "RPS P50 P99 OTHER CPU" (see run_wrk, measure_end).
 
@@ -645,6 +765,7 @@ print_tables() {
 
 ensure_wrk
 build_raw_mhd
+build_raw_verdict
 build_loadgen
 check_ceiling_config
 PGBENCH=$(find_pgbench)
@@ -775,8 +896,73 @@ if selected http; then
 	row "GET /v1/admin/teams/{slug}, log warn" "$OURS_TEAM_WARN" "pgbench -M prepared -c$PG_CLIENTS" "$CEIL_PREP"
 fi
 
+if selected verdict; then
+	# 4. Verdicts, against bare MHD + jansson doing the same parsing and replying.
+	note "verdicts: $VERDICT_SCOPES teams, budgets and spend rollups"
+	VERDICT_KEY=$("$TG" keys create --role verdict --name bench-verdict --database-url "$DB_URL" \
+		2>/dev/null | tail -n 1)
+	[[ $VERDICT_KEY == tg_* ]] || die "tollgate keys create printed no verdict secret"
+	start_verdict_server verdict-empty
+	LEDGER_EMPTY=$LEDGER_LINE
+	stop_server "$TG_PID"
+	SERVER_PID=
+	create_verdict_scopes
+	VERDICT_WRK=(-s "$ROOT/bench/verdict.lua")
+
+	PORT=$(free_port)
+	"$BUILD/bench/raw_verdict" "$PORT" "$THREADS" "$CONN_TIMEOUT" 2>"$TMP/raw_verdict.log" &
+	RAW_PID=$!
+	PIDS+=("$RAW_PID")
+	SERVER_PID=$RAW_PID
+	WAIT_ANY_STATUS=1 wait_http "$RAW_PID" "http://127.0.0.1:$PORT/" || {
+		cat "$TMP/raw_verdict.log" >&2
+		die "raw_verdict did not start"
+	}
+	for rsv in 0 1; do
+		note "POST /v1/verdict on raw_verdict (reserve $rsv)"
+		WRK_SCRIPT_ARGS=(-- "$VERDICT_KEY" "$VERDICT_TEAMS" "$rsv")
+		run_wrk "raw-verdict-$rsv" "http://127.0.0.1:$PORT/v1/verdict" "${VERDICT_WRK[@]}"
+		if ((rsv)); then CEIL_VERDICT_ON=$(result); else CEIL_VERDICT_OFF=$(result); fi
+	done
+	RAW_REPLY=$(curl -s -H 'Content-Type: application/json' \
+		-d '{"team":"vb-00007","provider":"openai","model":"gpt-4o","input_tokens":1200,"max_output_tokens":400}' \
+		"http://127.0.0.1:$PORT/v1/verdict" | wc -c)
+	stop_server "$RAW_PID"
+	SERVER_PID=
+
+	for rsv in 0 1; do
+		start_verdict_server "verdict-$rsv"
+		if ((rsv)); then LEDGER_ON=$LEDGER_LINE; else LEDGER_OFF=$LEDGER_LINE; fi
+		RSS_VERDICT_START=$RSS_START
+		OUR_REPLY=$(curl -s -H 'Content-Type: application/json' -H "Authorization: Bearer $VERDICT_KEY" \
+			-d '{"team":"vb-00007","provider":"openai","model":"gpt-4o","input_tokens":1200,"max_output_tokens":400}' \
+			"http://127.0.0.1:$PORT/v1/verdict" | wc -c)
+		note "POST /v1/verdict on tollgate (reserve $rsv)"
+		WRK_SCRIPT_ARGS=(-- "$VERDICT_KEY" "$VERDICT_TEAMS" "$rsv")
+		run_wrk "tollgate-verdict-$rsv" "http://127.0.0.1:$PORT/v1/verdict" "${VERDICT_WRK[@]}"
+		OURS=$(result)
+		RSS_PEAK=$(peak_rss)
+		stop_server "$TG_PID"
+		SERVER_PID=
+		DECISIONS=$(verdict_decisions)
+		if ((rsv)); then
+			OURS_VERDICT_ON=$OURS DECISIONS_ON=$DECISIONS
+			RSS_VERDICT_ON="$(mib "$RSS_VERDICT_START") at start, peak (VmHWM) $(mib "$RSS_PEAK")"
+		else
+			OURS_VERDICT_OFF=$OURS DECISIONS_OFF=$DECISIONS
+			RSS_VERDICT_OFF="$(mib "$RSS_VERDICT_START") at start, peak (VmHWM) $(mib "$RSS_PEAK")"
+		fi
+	done
+	WRK_SCRIPT_ARGS=()
+	row "POST /v1/verdict, reservations off" "$OURS_VERDICT_OFF" "raw_verdict (MHD+jansson)" "$CEIL_VERDICT_OFF"
+	row "POST /v1/verdict, reservations on" "$OURS_VERDICT_ON" "raw_verdict (MHD+jansson)" "$CEIL_VERDICT_ON"
+	VERDICT_TARGET=$(awk -v r="$(ratio "${OURS_VERDICT_OFF%% *}" "${CEIL_VERDICT_OFF%% *}")" \
+		-v t="$TARGET_VERDICT_RATIO" 'BEGIN { printf "ratio >= %s with reservations off: %s", t,
+		(r + 0 >= t ? "met" : "NOT MET") }')
+fi
+
 if selected batch || selected single; then
-	# 4. Ingest, on the same cluster restarted durable.
+	# 5. Ingest, on the same cluster restarted durable.
 	note "restarting Postgres durable (fsync, synchronous_commit, full_page_writes on) for ingest"
 	"$ROOT/scripts/pg.sh" stop "$TMP/pg" >/dev/null || die "could not stop Postgres"
 	DB_URL=$("$ROOT/scripts/pg.sh" start "$TMP/pg" | tail -n 1)
@@ -795,7 +981,7 @@ if selected batch || selected single; then
 
 fi
 
-# 4a. Batches of 1,000 events, against COPY of the very rows they stored.
+# 5a. Batches of 1,000 events, against COPY of the very rows they stored.
 if selected batch; then
 	start_ingest_server batch
 	create_ingest_scopes
@@ -836,7 +1022,7 @@ if selected batch; then
 			'BEGIN { printf "ratio>=%s %s", t, (r + 0 >= t ? "met" : "NOT MET") }')"
 fi
 
-# 4b. One event a request from many connections, against one INSERT a
+# 5b. One event a request from many connections, against one INSERT a
 # transaction through pgbench.
 if selected single; then
 	start_ingest_server single
@@ -871,7 +1057,7 @@ if selected single; then
 			'BEGIN { printf ">=%d ev/s %s", t, (o + 0 >= t ? "met" : "NOT MET") }')"
 fi
 
-if selected http; then
+if selected http || selected verdict; then
 	echo
 	print_tables
 	echo
@@ -881,6 +1067,21 @@ if selected http; then
 	echo "server-side CPU = the server process (all threads) plus Postgres, without the load generator,"
 	echo "  per request served. With the load generator on the same $(nproc) cores, r/s also depends on how"
 	echo "  the cores are shared; CPU per request is the steadier measure of what a request costs us."
+fi
+if selected verdict; then
+	echo "verdicts: $VERDICT_TARGET."
+	echo "  data: $VERDICT_SCOPES teams with a monthly budget, the first $VERDICT_TEAMS with a weekly and a daily"
+	echo "  one too ($VERDICT_BUDGETS budgets, thresholds alert 50 / downgrade 80 / deny 100), $VERDICT_ROLLUPS spend_hourly"
+	echo "  rows, an org routing policy with ladders and a 70/20/10 target mix. wrk: bench/verdict.lua over the first"
+	echo "  $VERDICT_TEAMS teams and 5 models (gpt-4o, gpt-4o-mini, gpt-4.1, claude-sonnet-4-5, claude-haiku-4-5); the"
+	echo "  reserving run gives each call a unique request_id (--hold-ttl ${VERDICT_HOLD_TTL}s: every hold lives through it)."
+	echo "  reply: tollgate $OUR_REPLY bytes, raw_verdict $RAW_REPLY bytes (the same request)."
+	echo "  decisions, reservations off (warm-up + run): $DECISIONS_OFF"
+	echo "  decisions, reservations on (warm-up + run):  $DECISIONS_ON"
+	echo "  ledger at start: no budgets: $LEDGER_EMPTY; $VERDICT_SCOPES teams: $LEDGER_OFF; again: $LEDGER_ON"
+	echo "  tollgate RSS: reservations off $RSS_VERDICT_OFF; reservations on $RSS_VERDICT_ON"
+fi
+if selected http; then
 	echo "/healthz ceiling: bench/raw_mhd, bare libmicrohttpd with tollgate's flags, $THREADS threads,"
 	echo "  conn-timeout ${CONN_TIMEOUT}s, the same body and the same three response headers."
 	echo "teams/{slug}: HTTP + API-key check (cached after the first request) + one Postgres query."
