@@ -345,6 +345,16 @@ static const struct routing_policy *policy_by_id(int64_t id)
     return NULL;
 }
 
+struct load_ix {
+    int64_t id, start;
+};
+
+static int load_ix_cmp(const void *a, const void *b)
+{
+    const struct load_ix *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 /* Runs the loads of one (load kind, scope kind) group and sets the ledger. */
 static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_load *loads, size_t n,
                        enum ledger_load_kind lk, enum scope_kind k)
@@ -382,17 +392,23 @@ static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_lo
         goto out;
     }
     if (lk == LEDGER_LOAD_BUDGET) {
+        /* The group's loads by budget id, to find each row's load without a scan. */
+        struct load_ix *ix = calloc(count, sizeof(*ix));
+        size_t m = 0;
+        if (!ix)
+            goto out;
+        for (size_t j = 0; j < n; j++)
+            if (loads[j].kind == lk && loads[j].scope.kind == k)
+                ix[m++] = (struct load_ix){loads[j].id, loads[j].start};
+        qsort(ix, m, sizeof(*ix), load_ix_cmp);
         for (int i = 0; i < PQntuples(r); i++) {
             money_t spent;
-            int64_t id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-            for (size_t j = 0; j < n; j++) {
-                if (loads[j].kind == lk && loads[j].id == id &&
-                    money_parse_usd(PQgetvalue(r, i, 1), MONEY_SCALE, &spent)) {
-                    ledger_set_budget_spend(V.ledger, epoch, id, loads[j].start, spent);
-                    break;
-                }
-            }
+            struct load_ix key = {strtoll(PQgetvalue(r, i, 0), NULL, 10), 0};
+            const struct load_ix *L = bsearch(&key, ix, m, sizeof(*ix), load_ix_cmp);
+            if (L && money_parse_usd(PQgetvalue(r, i, 1), MONEY_SCALE, &spent))
+                ledger_set_budget_spend(V.ledger, epoch, L->id, L->start, spent);
         }
+        free(ix);
     } else {
         /* Sum rows per policy by tier, then set every policy of the group (zero when no rows). */
         for (size_t j = 0; j < n; j++) {
