@@ -30,8 +30,16 @@
 #                                                     inserting it
 #   POST /v1/traces,      OTLP protobuf: decode,  vs  POST /v1/usage, 1,000
 #       1,000 GenAI       map, price, group           events a request (the
-#       spans a request   commit                      figure above, same run)
-#   and the peak RSS (VmHWM) of tollgate serve in each ingest run.
+#       spans a request   commit                      batch figure, same run)
+#   POST /v1/verdict      tollgate serve: key,    vs  bench/raw_verdict: bare
+#       (reservations     team cache, catalog,        libmicrohttpd + jansson,
+#       off, then on)     ledger, verdict counts      same flags and threads:
+#                                                     reads the body, parses it,
+#                                                     reads the same members and
+#                                                     replies with an object of
+#                                                     the same shape and size
+#   and the peak RSS (VmHWM) of tollgate serve in each ingest and verdict run,
+#   and how long tollgate takes at start to load the ledger for 10,000 teams.
 #
 # Load: wrk -t2 -c$BENCH_CONNECTIONS -d$BENCH_DURATION --latency after a
 # $BENCH_WARMUP warm-up, the same for ours and the ceiling. Installs wrk from
@@ -42,13 +50,27 @@
 # HTTP benchmarks, then restarted durable (fsync, synchronous_commit and
 # full_page_writes on) for the ingest ones. Every process it started and every
 # temp folder is removed on exit, also on failure or Ctrl-C. Takes about 2.5
-# minutes (HTTP ~85 s of load, ingest ~65 s: 3 x (2 s warm-up + 10 s) for
-# tollgate, a few seconds of COPY, 2 s + 10 s of pgbench, plus checkpoints).
+# minutes (HTTP ~85 s of load, ingest ~50 s: 2 x (2 s warm-up + 10 s) for
+# tollgate, a few seconds of COPY, 2 s + 10 s of pgbench, plus checkpoints),
+# plus about a minute for the verdicts (4 x 12 s of load and the setup).
+#
+# Verdicts: $VERDICT_SCOPES teams, each with a monthly budget, the first
+# $VERDICT_TEAMS with a weekly and a daily one too, spend rollups for every
+# team (spend_hourly, 12 hours of 3 models), an org routing policy with
+# ladders and a 70/20/10 target mix (policies/examples/routing-70-20-10.json,
+# through `tollgate policy apply`); budgets and rollups are written by SQL in
+# bulk. wrk (bench/verdict.lua) rotates over the first $VERDICT_TEAMS teams
+# and five models; the second run reserves (a unique request_id a call,
+# --hold-ttl $VERDICT_HOLD_TTL, so holds pile up through the run). The
+# decisions come from tollgate's verdict counts (verdict_hourly).
 #
 # Environment (durations in whole seconds): BENCH_DURATION (default 10s),
 # BENCH_WARMUP (2s), BENCH_CONNECTIONS (64), BENCH_INGEST_DURATION (10s),
 # BENCH_BATCH_CONNECTIONS (8), BENCH_SINGLE_CONNECTIONS (64),
-# BENCH_KEEP_LOGS=1 keeps the temp folder's logs.
+# BENCH_KEEP_LOGS=1 keeps the temp folder's logs. BENCH picks what runs, as
+# a comma-separated list of http (the HTTP benchmarks), verdict, batch,
+# single and otlp (the ingest benchmarks), or ingest (all three); the
+# default runs all.
 set -euo pipefail
 
 DURATION=${BENCH_DURATION:-10s}
@@ -61,6 +83,17 @@ BATCH_EVENTS=1000
 INGEST_MAX_BODY=16777216 # tollgate's default; a 1,000-event request is about 390 KB
 TARGET_BATCH_RATIO=0.60  # of the COPY ceiling
 TARGET_SINGLE_RATE=15000 # events/s, durable
+VERDICT_TEAMS=1000        # teams the verdict load rotates over, 3 budgets each
+VERDICT_SCOPES=10000      # teams with a budget (the ledger loaded at start)
+VERDICT_HOLD_TTL=60       # seconds; holds of the reserving run outlive it
+TARGET_VERDICT_RATIO=0.75 # of the raw_verdict ceiling, reservations off
+SELECTED=${BENCH:-http,verdict,batch,single,otlp}
+SELECTED=${SELECTED//ingest/batch,single,otlp}
+# What an unselected benchmark leaves in the report.
+CHECK_BATCH="(batches not run)" CHECK_COPY="(COPY not run)" CHECK_SINGLE="(single events not run)"
+CHECK_PGBENCH="(pgbench not run)" BATCH_RUN=n/a SINGLE_RUN=n/a RSS_BATCH=n/a RSS_SINGLE=n/a
+CHECK_OTLP="(OTLP spans not run)" OTLP_RUN=n/a RSS_OTLP=n/a OTLP_BODY=0
+BATCH_BODY=0 COPY_ROWS=0 COPY_SECONDS=n/a
 WRK_THREADS=2
 CFLAGS=(-std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 	-Wformat=2 -Wvla -Wpointer-arith -Wundef -pthread)
@@ -83,6 +116,12 @@ for d in "$CONNECTIONS" "$BATCH_CONNECTIONS" "$SINGLE_CONNECTIONS"; do
 	[[ $d =~ ^[1-9][0-9]*$ ]] ||
 		die "BENCH_CONNECTIONS, BENCH_BATCH_CONNECTIONS and BENCH_SINGLE_CONNECTIONS are positive numbers (got '$d')"
 done
+for b in ${SELECTED//,/ }; do
+	[[ $b =~ ^(http|verdict|batch|single|otlp)$ ]] ||
+		die "BENCH is a list of http, verdict, ingest, batch, single and otlp (got '$BENCH')"
+done
+# selected NAME: whether the benchmark NAME (http, verdict, batch, single or otlp) runs.
+selected() { [[ ,$SELECTED, == *,$1,* ]]; }
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$(cd -- "$1" 2>/dev/null && pwd) || die "no build folder '$1'"
 TG=$BUILD/tollgate
@@ -202,6 +241,14 @@ build_raw_mhd() {
 		die "could not build bench/raw_mhd.c"
 }
 
+build_raw_verdict() {
+	mkdir -p "$BUILD/bench"
+	# shellcheck disable=SC2046  # pkg-config prints several words
+	cc "${CFLAGS[@]}" $(pkg-config --cflags libmicrohttpd jansson) -o "$BUILD/bench/raw_verdict" \
+		"$ROOT/bench/raw_verdict.c" $(pkg-config --libs libmicrohttpd jansson) ||
+		die "could not build bench/raw_verdict.c"
+}
+
 # raw_mhd must start MHD as server/http.c does. Compares the MHD_USE_*,
 # MHD_ALLOW_* and MHD_OPTION_* names in both files, less those only tollgate
 # needs (its logger, its completion callback, IPv6 listening), and warns on
@@ -211,12 +258,15 @@ mhd_names() {
 		grep -vxE 'MHD_USE_IPv6|MHD_OPTION_EXTERNAL_LOGGER|MHD_OPTION_NOTIFY_COMPLETED' | sort -u
 }
 check_ceiling_config() {
-	local ours ceiling
+	local ours ceiling raw
 	ours=$(mhd_names "$ROOT/server/http.c")
-	ceiling=$(mhd_names "$ROOT/bench/raw_mhd.c")
-	[[ $ours == "$ceiling" ]] && return
-	note "warning: bench/raw_mhd.c no longer starts MHD like server/http.c; the ceiling may be off:"
-	diff <(echo "$ours") <(echo "$ceiling") | sed -n 's/^</    only in server\/http.c:/p; s/^>/    only in bench\/raw_mhd.c:/p' >&2
+	for raw in raw_mhd raw_verdict; do
+		ceiling=$(mhd_names "$ROOT/bench/$raw.c")
+		[[ $ours == "$ceiling" ]] && continue
+		note "warning: bench/$raw.c no longer starts MHD like server/http.c; the ceiling may be off:"
+		diff <(echo "$ours") <(echo "$ceiling") |
+			sed -n "s/^</    only in server\/http.c:/p; s/^>/    only in bench\/$raw.c:/p" >&2
+	done
 }
 
 # A free TCP port outside the kernel's ephemeral range.
@@ -232,12 +282,14 @@ free_port() {
 	die "no free TCP port found"
 }
 
-# wait_http PID URL: until URL answers (or PID dies, or 15 s pass).
+# wait_http PID URL: until URL answers with a 2xx (any status with
+# WAIT_ANY_STATUS=1), or PID dies, or 15 s pass.
 wait_http() {
-	local pid=$1 url=$2 i
+	local pid=$1 url=$2 i f=-f
+	[[ ${WAIT_ANY_STATUS:-} != 1 ]] || f=
 	for ((i = 0; i < 150; i++)); do
 		kill -0 "$pid" 2>/dev/null || return 1
-		curl -sf -o /dev/null --max-time 1 "$url" && return 0
+		curl -s ${f:+"$f"} -o /dev/null --max-time 1 "$url" && return 0
 		sleep 0.1
 	done
 	return 1
@@ -319,13 +371,16 @@ to_ms() {
 
 # run_wrk NAME URL [wrk args...]: warm-up, then the measured run; sets
 # R_RPS, R_P50, R_P99 (ms), R_OTHER and R_CPU (see measure_end) and R_BAD
-# (non-2xx responses plus socket errors).
+# (non-2xx responses plus socket errors). WRK_SCRIPT_ARGS, when set, go after
+# the URL (wrk hands them to the script).
+WRK_SCRIPT_ARGS=()
 run_wrk() {
 	local name=$1 url=$2 out=$TMP/wrk-$1.txt
 	shift 2
-	run_waited wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$@" "$url" >/dev/null
+	run_waited wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$@" "$url" "${WRK_SCRIPT_ARGS[@]}" >/dev/null
 	measure_start
-	run_waited wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$out"
+	run_waited wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" \
+		"${WRK_SCRIPT_ARGS[@]}" >"$out"
 	measure_end "$(awk '/ requests in / { print $1 }' "$out")"
 	R_RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
 	R_P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
@@ -565,6 +620,85 @@ SELECT $org, event_id, ts, $team, $project, $user, $key, '$provider', '$model', 
 SQL
 }
 
+# --- Verdicts ---------------------------------------------------------------
+# POST /v1/verdict against bench/raw_verdict, on the PG_FAST cluster (a
+# verdict reads only memory; Postgres sees the ledger's loads and the verdict
+# counts every 10 s). tollgate runs in production configuration (log level
+# info) with --hold-ttl $VERDICT_HOLD_TTL.
+
+# Creates the teams vb-00000 .. and their budgets, spend rollups and the org
+# routing policy; sets VERDICT_BUDGETS and VERDICT_ROLLUPS.
+create_verdict_scopes() {
+	local org
+	org=$(psql_q -c "SELECT id FROM orgs WHERE slug = 'default'")
+	[[ -n $org ]] || die "no default org"
+	psql_q -c "INSERT INTO teams (org_id, slug, name)
+		SELECT $org, 'vb-' || lpad(i::text, 5, '0'), 'Verdict bench team ' || i
+		FROM generate_series(0, $VERDICT_SCOPES - 1) i" >/dev/null || die "could not create the teams"
+	# Every team a monthly budget; the first VERDICT_TEAMS a weekly and a daily one too.
+	psql_q -c "WITH t AS (SELECT id, slug, substr(slug, 4)::int AS n FROM teams
+			WHERE org_id = $org AND slug LIKE 'vb-%'),
+		p(suffix, period, amount, fail_mode) AS (VALUES ('monthly', 'month', 50000, 'open'),
+			('weekly', 'week', 15000, 'open'), ('daily', 'day', 3000, 'closed')),
+		b AS (INSERT INTO budgets (org_id, name, scope_kind, scope_id, amount, period, fail_mode)
+			SELECT $org, t.slug || ' ' || p.suffix, 'team', t.id, p.amount, p.period, p.fail_mode
+			FROM t CROSS JOIN p WHERE p.period = 'month' OR t.n < $VERDICT_TEAMS
+			RETURNING id, period),
+		x(period, percent, action) AS (VALUES ('month', 50, 'alert'), ('month', 80, 'downgrade'),
+			('month', 100, 'deny'), ('week', 80, 'downgrade'), ('week', 100, 'deny'),
+			('day', 100, 'deny'))
+		INSERT INTO budget_thresholds (budget_id, percent, action)
+		SELECT b.id, x.percent, x.action FROM b JOIN x USING (period)" >/dev/null ||
+		die "could not create the budgets"
+	# Spend in the last 12 hours for every team, by the 70/20/10 tiers of the policy.
+	psql_q -c "INSERT INTO spend_hourly (org_id, hour, team_id, provider, model, mode, requests,
+			input_uncached, output, list_cost, effective_cost)
+		SELECT $org, date_trunc('hour', now()) - h * interval '1 hour', t.id, m.provider, m.model,
+			'standard', m.requests, m.requests * 1500, m.requests * 400, m.cost, m.cost
+		FROM teams t CROSS JOIN generate_series(1, 12) h
+		CROSS JOIN (VALUES ('openai', 'gpt-4o', 8, 0.10), ('openai', 'gpt-4o-mini', 90, 0.20),
+			('anthropic', 'claude-haiku-4-5', 120, 0.70)) m(provider, model, requests, cost)
+		WHERE t.org_id = $org AND t.slug LIKE 'vb-%'" >/dev/null || die "could not write spend rollups"
+	mkdir -p "$TMP/policies"
+	cp "$ROOT/policies/examples/routing-70-20-10.json" "$TMP/policies/"
+	"$TG" policy apply "$TMP/policies" --database-url "$DB_URL" >"$TMP/policy.log" 2>&1 || {
+		cat "$TMP/policy.log" >&2
+		die "tollgate policy apply failed"
+	}
+	VERDICT_BUDGETS=$(psql_q -c "SELECT count(*) FROM budgets")
+	VERDICT_ROLLUPS=$(psql_q -c "SELECT count(*) FROM spend_hourly")
+}
+
+# start_verdict_server NAME: tollgate serve (log level info); sets TG_PID,
+# SERVER_PID, PORT, RSS_START and LEDGER_LINE (its "ledger: ..." log line).
+start_verdict_server() {
+	PORT=$(free_port)
+	"$TG" serve --listen "127.0.0.1:$PORT" --log-level info --database-url "$DB_URL" \
+		--hold-ttl "$VERDICT_HOLD_TTL" 2>"$TMP/tollgate-$1.log" &
+	TG_PID=$!
+	PIDS+=("$TG_PID")
+	SERVER_PID=$TG_PID
+	wait_http "$TG_PID" "http://127.0.0.1:$PORT/readyz" || {
+		cat "$TMP/tollgate-$1.log" >&2
+		die "tollgate serve did not start"
+	}
+	RSS_START=$(awk '/^VmRSS:/ { print $2 }' "/proc/$TG_PID/status")
+	LEDGER_LINE=$(sed -n 's/.*"msg":"\(ledger: [^"]*\)".*/\1/p' "$TMP/tollgate-$1.log" | head -n 1)
+	[[ -n $LEDGER_LINE ]] || die "tollgate serve logged no 'ledger:' line"
+}
+
+# ledger_ms: the load time in LEDGER_LINE ("ledger: N budgets, M policies loaded in X ms").
+ledger_ms() { sed -n 's/.* loaded in \([0-9]*\) ms$/\1/p' <<<"$LEDGER_LINE"; }
+
+# verdict_decisions: what tollgate decided (warm-up and run), from verdict_hourly, which it
+# writes at stop; then empties it for the next run.
+verdict_decisions() {
+	psql_q -c "SELECT coalesce(string_agg(decision || '/' || reason || ' ' || n, ', '
+			ORDER BY n DESC), 'none')
+		FROM (SELECT decision, reason, sum(verdicts) AS n FROM verdict_hourly
+			GROUP BY decision, reason) d" -c "TRUNCATE verdict_hourly" || die "could not read verdict counts"
+}
+
 # --- Table ------------------------------------------------------------------
 # A result is the string "RPS P50 P99 OTHER CPU" (see run_wrk, measure_end).
 
@@ -642,6 +776,7 @@ print_tables() {
 
 ensure_wrk
 build_raw_mhd
+build_raw_verdict
 build_loadgen
 check_ceiling_config
 PGBENCH=$(find_pgbench)
@@ -691,244 +826,341 @@ ADMIN_KEY=$("$TG" keys create --role admin --name bench --database-url "$DB_URL"
 [[ $ADMIN_KEY == tg_* ]] || die "tollgate keys create printed no secret"
 AUTH=(-H "Authorization: Bearer $ADMIN_KEY")
 
-# 1. The ceiling for the HTTP layer.
-PORT=$(free_port)
-"$BUILD/bench/raw_mhd" "$PORT" "$THREADS" "$CONN_TIMEOUT" 2>"$TMP/raw_mhd.log" &
-RAW_PID=$!
-PIDS+=("$RAW_PID")
-SERVER_PID=$RAW_PID
-wait_http "$RAW_PID" "http://127.0.0.1:$PORT/healthz" || {
-	cat "$TMP/raw_mhd.log" >&2
-	die "raw_mhd did not start"
-}
-note "GET /healthz on raw_mhd"
-run_wrk raw-healthz "http://127.0.0.1:$PORT/healthz"
-CEIL_HEALTH=$(result)
-stop_server "$RAW_PID"
-SERVER_PID=
-
-# 2. Tollgate, quiet (warn) and in production configuration (info).
-TEAM_SQL=
-LOG_SIZES=()
-for level in warn info; do
+if selected http; then
+	# 1. The ceiling for the HTTP layer.
 	PORT=$(free_port)
-	"$TG" serve --listen "127.0.0.1:$PORT" --log-level "$level" --database-url "$DB_URL" \
-		2>"$TMP/tollgate-$level.log" &
-	TG_PID=$!
-	PIDS+=("$TG_PID")
-	SERVER_PID=$TG_PID
-	wait_http "$TG_PID" "http://127.0.0.1:$PORT/healthz" || {
-		cat "$TMP/tollgate-$level.log" >&2
-		die "tollgate serve did not start"
+	"$BUILD/bench/raw_mhd" "$PORT" "$THREADS" "$CONN_TIMEOUT" 2>"$TMP/raw_mhd.log" &
+	RAW_PID=$!
+	PIDS+=("$RAW_PID")
+	SERVER_PID=$RAW_PID
+	wait_http "$RAW_PID" "http://127.0.0.1:$PORT/healthz" || {
+		cat "$TMP/raw_mhd.log" >&2
+		die "raw_mhd did not start"
 	}
-	if [[ -z $TEAM_SQL ]]; then
-		code=$(curl -s -o "$TMP/team.json" -w '%{http_code}' "${AUTH[@]}" \
-			-H 'Content-Type: application/json' -d '{"slug":"bench"}' \
-			"http://127.0.0.1:$PORT/v1/admin/teams")
-		[[ $code == 201 ]] || die "creating team 'bench' answered $code: $(cat "$TMP/team.json")"
-	fi
-	code=$(curl -s -o "$TMP/team.json" -w '%{http_code}' "${AUTH[@]}" \
-		"http://127.0.0.1:$PORT/v1/admin/teams/bench")
-	[[ $code == 200 ]] || die "GET /v1/admin/teams/bench answered $code: $(cat "$TMP/team.json")"
-	if [[ -z $TEAM_SQL ]]; then
-		# The exact statement tollgate just sent: a backend's last query stays
-		# in pg_stat_activity while it is idle.
-		TEAM_SQL=$(psql "$DB_URL" -XAtq -c "SELECT query FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid()
-			AND query LIKE '%FROM teams t%' AND query LIKE '%t.slug = \$3%' LIMIT 1")
-		[[ -n $TEAM_SQL ]] || die "could not find tollgate's team query in pg_stat_activity"
-	fi
+	note "GET /healthz on raw_mhd"
+	run_wrk raw-healthz "http://127.0.0.1:$PORT/healthz"
+	CEIL_HEALTH=$(result)
+	stop_server "$RAW_PID"
+	SERVER_PID=
 
-	note "GET /healthz on tollgate (log level $level)"
-	run_wrk "tollgate-$level-healthz" "http://127.0.0.1:$PORT/healthz"
-	row "GET /healthz, log $level" "$(result)" "raw_mhd (bare MHD)" "$CEIL_HEALTH"
-	note "GET /v1/admin/teams/bench on tollgate (log level $level)"
-	run_wrk "tollgate-$level-team" "http://127.0.0.1:$PORT/v1/admin/teams/bench" "${AUTH[@]}"
-	if [[ $level == warn ]]; then OURS_TEAM_WARN=$(result); else OURS_TEAM_INFO=$(result); fi
+	# 2. Tollgate, quiet (warn) and in production configuration (info).
+	TEAM_SQL=
+	LOG_SIZES=()
+	for level in warn info; do
+		PORT=$(free_port)
+		"$TG" serve --listen "127.0.0.1:$PORT" --log-level "$level" --database-url "$DB_URL" \
+			2>"$TMP/tollgate-$level.log" &
+		TG_PID=$!
+		PIDS+=("$TG_PID")
+		SERVER_PID=$TG_PID
+		wait_http "$TG_PID" "http://127.0.0.1:$PORT/healthz" || {
+			cat "$TMP/tollgate-$level.log" >&2
+			die "tollgate serve did not start"
+		}
+		if [[ -z $TEAM_SQL ]]; then
+			code=$(curl -s -o "$TMP/team.json" -w '%{http_code}' "${AUTH[@]}" \
+				-H 'Content-Type: application/json' -d '{"slug":"bench"}' \
+				"http://127.0.0.1:$PORT/v1/admin/teams")
+			[[ $code == 201 ]] || die "creating team 'bench' answered $code: $(cat "$TMP/team.json")"
+		fi
+		code=$(curl -s -o "$TMP/team.json" -w '%{http_code}' "${AUTH[@]}" \
+			"http://127.0.0.1:$PORT/v1/admin/teams/bench")
+		[[ $code == 200 ]] || die "GET /v1/admin/teams/bench answered $code: $(cat "$TMP/team.json")"
+		if [[ -z $TEAM_SQL ]]; then
+			# The exact statement tollgate just sent: a backend's last query stays
+			# in pg_stat_activity while it is idle.
+			TEAM_SQL=$(psql "$DB_URL" -XAtq -c "SELECT query FROM pg_stat_activity
+				WHERE datname = current_database() AND pid <> pg_backend_pid()
+				AND query LIKE '%FROM teams t%' AND query LIKE '%t.slug = \$3%' LIMIT 1")
+			[[ -n $TEAM_SQL ]] || die "could not find tollgate's team query in pg_stat_activity"
+		fi
+
+		note "GET /healthz on tollgate (log level $level)"
+		run_wrk "tollgate-$level-healthz" "http://127.0.0.1:$PORT/healthz"
+		row "GET /healthz, log $level" "$(result)" "raw_mhd (bare MHD)" "$CEIL_HEALTH"
+		note "GET /v1/admin/teams/bench on tollgate (log level $level)"
+		run_wrk "tollgate-$level-team" "http://127.0.0.1:$PORT/v1/admin/teams/bench" "${AUTH[@]}"
+		if [[ $level == warn ]]; then OURS_TEAM_WARN=$(result); else OURS_TEAM_INFO=$(result); fi
+		stop_server "$TG_PID"
+		SERVER_PID=
+		LOG_SIZES+=("$level: $(wc -l <"$TMP/tollgate-$level.log") lines, $(du -h "$TMP/tollgate-$level.log" | cut -f1)")
+	done
+
+	# 3. The ceiling for the DB path: the same SELECT through pgbench, with as
+	# many clients as tollgate can have queries in flight (workers, capped by the pool).
+	PG_CLIENTS=$((THREADS < DB_POOL ? THREADS : DB_POOL))
+	ORG_ID=$(psql "$DB_URL" -XAtq -c "SELECT org_id FROM teams WHERE slug = 'bench'")
+	if [[ -n $PGBENCH ]]; then
+		# shellcheck disable=SC2016  # $1..$3 are SQL parameters, not shell ones
+		printf '%s;\n' "$TEAM_SQL" | sed 's/\$1/:org/g; s/\$2/:root/g; s/\$3/:slug/g' >"$TMP/team.sql"
+		for mode in extended prepared; do
+			note "the same SELECT through pgbench -M $mode ($PG_CLIENTS clients)"
+			run_pgbench "$mode" "$TMP/team.sql" "$PG_CLIENTS" -D org="$ORG_ID" -D root=0 -D slug=bench
+			if [[ $mode == extended ]]; then CEIL_EXT=$(result); else CEIL_PREP=$(result); fi
+		done
+	else
+		note "warning: pgbench not found; the DB path has no ceiling"
+		CEIL_EXT="0 n/a n/a n/a n/a"
+		CEIL_PREP=$CEIL_EXT
+	fi
+	row "GET /v1/admin/teams/{slug}, log warn" "$OURS_TEAM_WARN" "pgbench -M extended -c$PG_CLIENTS" "$CEIL_EXT"
+	row "GET /v1/admin/teams/{slug}, log info" "$OURS_TEAM_INFO" "pgbench -M extended -c$PG_CLIENTS" "$CEIL_EXT"
+	row "GET /v1/admin/teams/{slug}, log warn" "$OURS_TEAM_WARN" "pgbench -M prepared -c$PG_CLIENTS" "$CEIL_PREP"
+fi
+
+if selected verdict; then
+	# 4. Verdicts, against bare MHD + jansson doing the same parsing and replying.
+	note "verdicts: $VERDICT_SCOPES teams, budgets and spend rollups"
+	VERDICT_KEY=$("$TG" keys create --role verdict --name bench-verdict --database-url "$DB_URL" \
+		2>/dev/null | tail -n 1)
+	[[ $VERDICT_KEY == tg_* ]] || die "tollgate keys create printed no verdict secret"
+	start_verdict_server verdict-empty
+	LEDGER_EMPTY=$LEDGER_LINE
 	stop_server "$TG_PID"
 	SERVER_PID=
-	LOG_SIZES+=("$level: $(wc -l <"$TMP/tollgate-$level.log") lines, $(du -h "$TMP/tollgate-$level.log" | cut -f1)")
-done
+	create_verdict_scopes
+	VERDICT_WRK=(-s "$ROOT/bench/verdict.lua")
 
-# 3. The ceiling for the DB path: the same SELECT through pgbench, with as
-# many clients as tollgate can have queries in flight (workers, capped by the pool).
-PG_CLIENTS=$((THREADS < DB_POOL ? THREADS : DB_POOL))
-ORG_ID=$(psql "$DB_URL" -XAtq -c "SELECT org_id FROM teams WHERE slug = 'bench'")
-if [[ -n $PGBENCH ]]; then
-	# shellcheck disable=SC2016  # $1..$3 are SQL parameters, not shell ones
-	printf '%s;\n' "$TEAM_SQL" | sed 's/\$1/:org/g; s/\$2/:root/g; s/\$3/:slug/g' >"$TMP/team.sql"
-	for mode in extended prepared; do
-		note "the same SELECT through pgbench -M $mode ($PG_CLIENTS clients)"
-		run_pgbench "$mode" "$TMP/team.sql" "$PG_CLIENTS" -D org="$ORG_ID" -D root=0 -D slug=bench
-		if [[ $mode == extended ]]; then CEIL_EXT=$(result); else CEIL_PREP=$(result); fi
+	PORT=$(free_port)
+	"$BUILD/bench/raw_verdict" "$PORT" "$THREADS" "$CONN_TIMEOUT" 2>"$TMP/raw_verdict.log" &
+	RAW_PID=$!
+	PIDS+=("$RAW_PID")
+	SERVER_PID=$RAW_PID
+	WAIT_ANY_STATUS=1 wait_http "$RAW_PID" "http://127.0.0.1:$PORT/" || {
+		cat "$TMP/raw_verdict.log" >&2
+		die "raw_verdict did not start"
+	}
+	for rsv in 0 1; do
+		note "POST /v1/verdict on raw_verdict (reserve $rsv)"
+		WRK_SCRIPT_ARGS=(-- "$VERDICT_KEY" "$VERDICT_TEAMS" "$rsv")
+		run_wrk "raw-verdict-$rsv" "http://127.0.0.1:$PORT/v1/verdict" "${VERDICT_WRK[@]}"
+		if ((rsv)); then CEIL_VERDICT_ON=$(result); else CEIL_VERDICT_OFF=$(result); fi
 	done
-else
-	note "warning: pgbench not found; the DB path has no ceiling"
-	CEIL_EXT="0 n/a n/a n/a n/a"
-	CEIL_PREP=$CEIL_EXT
+	RAW_REPLY=$(curl -s -H 'Content-Type: application/json' \
+		-d '{"team":"vb-00007","provider":"openai","model":"gpt-4o","input_tokens":1200,"max_output_tokens":400}' \
+		"http://127.0.0.1:$PORT/v1/verdict" | wc -c)
+	stop_server "$RAW_PID"
+	SERVER_PID=
+
+	for rsv in 0 1; do
+		start_verdict_server "verdict-$rsv"
+		if ((rsv)); then LEDGER_ON=$LEDGER_LINE; else LEDGER_OFF=$LEDGER_LINE; fi
+		RSS_VERDICT_START=$RSS_START
+		OUR_REPLY=$(curl -s -H 'Content-Type: application/json' -H "Authorization: Bearer $VERDICT_KEY" \
+			-d '{"team":"vb-00007","provider":"openai","model":"gpt-4o","input_tokens":1200,"max_output_tokens":400}' \
+			"http://127.0.0.1:$PORT/v1/verdict" | wc -c)
+		note "POST /v1/verdict on tollgate (reserve $rsv)"
+		WRK_SCRIPT_ARGS=(-- "$VERDICT_KEY" "$VERDICT_TEAMS" "$rsv")
+		run_wrk "tollgate-verdict-$rsv" "http://127.0.0.1:$PORT/v1/verdict" "${VERDICT_WRK[@]}"
+		OURS=$(result)
+		RSS_PEAK=$(peak_rss)
+		stop_server "$TG_PID"
+		SERVER_PID=
+		DECISIONS=$(verdict_decisions)
+		if ((rsv)); then
+			OURS_VERDICT_ON=$OURS DECISIONS_ON=$DECISIONS
+			RSS_VERDICT_ON="$(mib "$RSS_VERDICT_START") at start, peak (VmHWM) $(mib "$RSS_PEAK")"
+		else
+			OURS_VERDICT_OFF=$OURS DECISIONS_OFF=$DECISIONS
+			RSS_VERDICT_OFF="$(mib "$RSS_VERDICT_START") at start, peak (VmHWM) $(mib "$RSS_PEAK")"
+		fi
+	done
+	WRK_SCRIPT_ARGS=()
+	row "POST /v1/verdict, reservations off" "$OURS_VERDICT_OFF" "raw_verdict (MHD+jansson)" "$CEIL_VERDICT_OFF"
+	row "POST /v1/verdict, reservations on" "$OURS_VERDICT_ON" "raw_verdict (MHD+jansson)" "$CEIL_VERDICT_ON"
+	VERDICT_TARGET=$(awk -v r="$(ratio "${OURS_VERDICT_OFF%% *}" "${CEIL_VERDICT_OFF%% *}")" \
+		-v t="$TARGET_VERDICT_RATIO" 'BEGIN { printf "ratio >= %s with reservations off: %s", t,
+		(r + 0 >= t ? "met" : "NOT MET") }')
 fi
-row "GET /v1/admin/teams/{slug}, log warn" "$OURS_TEAM_WARN" "pgbench -M extended -c$PG_CLIENTS" "$CEIL_EXT"
-row "GET /v1/admin/teams/{slug}, log info" "$OURS_TEAM_INFO" "pgbench -M extended -c$PG_CLIENTS" "$CEIL_EXT"
-row "GET /v1/admin/teams/{slug}, log warn" "$OURS_TEAM_WARN" "pgbench -M prepared -c$PG_CLIENTS" "$CEIL_PREP"
 
-# 4. Ingest, on the same cluster restarted durable.
-note "restarting Postgres durable (fsync, synchronous_commit, full_page_writes on) for ingest"
-"$ROOT/scripts/pg.sh" stop "$TMP/pg" >/dev/null || die "could not stop Postgres"
-DB_URL=$("$ROOT/scripts/pg.sh" start "$TMP/pg" | tail -n 1)
-[[ -n $DB_URL ]] || die "scripts/pg.sh start printed no URL"
-DURABILITY=$(psql_q -c "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
-	WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')")
-[[ $DURABILITY == "fsync=on, full_page_writes=on, synchronous_commit=on" ]] ||
-	die "Postgres is not durable for the ingest benchmarks: $DURABILITY"
-"$TG" prices import "$ROOT/prices/genai-prices.json" --database-url "$DB_URL" >"$TMP/prices.log" 2>&1 || {
-	cat "$TMP/prices.log" >&2
-	die "tollgate prices import failed"
-}
-INGEST_KEY=$("$TG" keys create --role ingest --name bench-ingest --database-url "$DB_URL" 2>/dev/null |
-	tail -n 1)
-[[ $INGEST_KEY == tg_* ]] || die "tollgate keys create printed no ingest secret"
+if selected batch || selected single || selected otlp; then
+	# 5. Ingest, on the same cluster restarted durable.
+	note "restarting Postgres durable (fsync, synchronous_commit, full_page_writes on) for ingest"
+	"$ROOT/scripts/pg.sh" stop "$TMP/pg" >/dev/null || die "could not stop Postgres"
+	DB_URL=$("$ROOT/scripts/pg.sh" start "$TMP/pg" | tail -n 1)
+	[[ -n $DB_URL ]] || die "scripts/pg.sh start printed no URL"
+	DURABILITY=$(psql_q -c "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
+		WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')")
+	[[ $DURABILITY == "fsync=on, full_page_writes=on, synchronous_commit=on" ]] ||
+		die "Postgres is not durable for the ingest benchmarks: $DURABILITY"
+	"$TG" prices import "$ROOT/prices/genai-prices.json" --database-url "$DB_URL" >"$TMP/prices.log" 2>&1 || {
+		cat "$TMP/prices.log" >&2
+		die "tollgate prices import failed"
+	}
+	INGEST_KEY=$("$TG" keys create --role ingest --name bench-ingest --database-url "$DB_URL" 2>/dev/null |
+		tail -n 1)
+	[[ $INGEST_KEY == tg_* ]] || die "tollgate keys create printed no ingest secret"
 
-# 4a. Batches of 1,000 events, against COPY of the very rows they stored.
-start_ingest_server batch
-create_ingest_scopes
-note "POST /v1/usage, $BATCH_EVENTS events a request, $BATCH_CONNECTIONS connections"
-run_loadgen batch "$BATCH_EVENTS" "$BATCH_CONNECTIONS"
-OURS_BATCH=$(result)
-BATCH_RUN=$(loadgen_summary "$L_OUT")
-BATCH_BODY=$(lg body_bytes "$L_OUT")
-check_rows "batches" "$(lg acked "$L_OUT")" tollgate
-CHECK_BATCH=$CHECK
-RSS_BATCH="$(mib "$RSS_START") at start, peak (VmHWM) $(mib "$(peak_rss)")"
-psql_q -c "COPY (SELECT * FROM usage_events) TO STDOUT" >"$TMP/ceiling.copy" ||
-	die "could not export the stored rows"
-COPY_ROWS=$(wc -l <"$TMP/ceiling.copy")
-stop_server "$TG_PID"
-SERVER_PID=
+fi
 
-note "the same $COPY_ROWS rows through psql's \\copy into usage_events"
-reset_ingest_tables
-before=$(backend_count)
-measure_start
-t0=$(date +%s.%N)
-run_waited psql "$DB_URL" -XAtq -v ON_ERROR_STOP=1 -c "\\copy usage_events FROM '$TMP/ceiling.copy'" ||
-	die "COPY into usage_events failed"
-t1=$(date +%s.%N)
-settle_backends "$before"
-measure_end "$COPY_ROWS"
-R_RPS=$(awk -v n="$COPY_ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
-R_P50=n/a
-R_P99=n/a
-CEIL_COPY=$(result)
-COPY_SECONDS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-check_rows "COPY" "$COPY_ROWS" copy
-CHECK_COPY=$CHECK
+# 5a. Batches of 1,000 events, against COPY of the very rows they stored.
+if selected batch; then
+	start_ingest_server batch
+	create_ingest_scopes
+	note "POST /v1/usage, $BATCH_EVENTS events a request, $BATCH_CONNECTIONS connections"
+	run_loadgen batch "$BATCH_EVENTS" "$BATCH_CONNECTIONS"
+	OURS_BATCH=$(result)
+	BATCH_RUN=$(loadgen_summary "$L_OUT")
+	BATCH_BODY=$(lg body_bytes "$L_OUT")
+	check_rows "batches" "$(lg acked "$L_OUT")" tollgate
+	CHECK_BATCH=$CHECK
+	RSS_BATCH="$(mib "$RSS_START") at start, peak (VmHWM) $(mib "$(peak_rss)")"
+	psql_q -c "COPY (SELECT * FROM usage_events) TO STDOUT" >"$TMP/ceiling.copy" ||
+		die "could not export the stored rows"
+	COPY_ROWS=$(wc -l <"$TMP/ceiling.copy")
+	stop_server "$TG_PID"
+	SERVER_PID=
 
-# 4b. One event a request from many connections, against one INSERT a
-# transaction through pgbench.
-start_ingest_server single
-note "POST /v1/usage, one event a request, $SINGLE_CONNECTIONS connections"
-run_loadgen single 0 "$SINGLE_CONNECTIONS"
-OURS_SINGLE=$(result)
-SINGLE_RUN=$(loadgen_summary "$L_OUT")
-check_rows "single events" "$(lg acked "$L_OUT")" tollgate
-CHECK_SINGLE=$CHECK
-RSS_SINGLE="$(mib "$RSS_START") at start, peak (VmHWM) $(mib "$(peak_rss)")"
-write_single_sql "$TMP/single.sql"
-stop_server "$TG_PID"
-SERVER_PID=
-if [[ -n $PGBENCH ]]; then
-	note "one INSERT a transaction through pgbench -M prepared ($SINGLE_CONNECTIONS clients)"
+	note "the same $COPY_ROWS rows through psql's \\copy into usage_events"
 	reset_ingest_tables
-	PGBENCH_SECONDS=${INGEST_DURATION%s} PGBENCH_AFTER_WARMUP=reset_ingest_tables \
-		run_pgbench prepared "$TMP/single.sql" "$SINGLE_CONNECTIONS"
-	CEIL_SINGLE=$(result)
-	check_rows "pgbench" "$(awk '/^number of transactions actually processed:/ { print $6 }' \
-		"$TMP/pgbench-prepared-single.txt")" ids
-	CHECK_PGBENCH=$CHECK
-else
-	note "warning: pgbench not found; single events have no ceiling"
-	CEIL_SINGLE="0 n/a n/a n/a n/a"
-	CHECK_PGBENCH="(no pgbench)"
+	before=$(backend_count)
+	measure_start
+	t0=$(date +%s.%N)
+	run_waited psql "$DB_URL" -XAtq -v ON_ERROR_STOP=1 -c "\\copy usage_events FROM '$TMP/ceiling.copy'" ||
+		die "COPY into usage_events failed"
+	t1=$(date +%s.%N)
+	settle_backends "$before"
+	measure_end "$COPY_ROWS"
+	R_RPS=$(awk -v n="$COPY_ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+	R_P50=n/a
+	R_P99=n/a
+	CEIL_COPY=$(result)
+	COPY_SECONDS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	check_rows "COPY" "$COPY_ROWS" copy
+	CHECK_COPY=$CHECK
+	ingest_row "POST /v1/usage, $BATCH_EVENTS events/request, c$BATCH_CONNECTIONS" "$OURS_BATCH" \
+		"COPY same rows into usage_events" "$CEIL_COPY" \
+		"$(awk -v r="$(ratio "${OURS_BATCH%% *}" "${CEIL_COPY%% *}")" -v t="$TARGET_BATCH_RATIO" \
+			'BEGIN { printf "ratio>=%s %s", t, (r + 0 >= t ? "met" : "NOT MET") }')"
 fi
-# 4c. OTLP/HTTP protobuf exports of 1,000 GenAI spans, against the native
-# batches of 4a.
-start_ingest_server otlp
-note "POST /v1/traces, $BATCH_EVENTS GenAI spans a request (protobuf), $BATCH_CONNECTIONS connections"
-run_loadgen otlp "$BATCH_EVENTS" "$BATCH_CONNECTIONS" --otlp
-OURS_OTLP=$(result)
-OTLP_RUN=$(loadgen_summary "$L_OUT")
-OTLP_BODY=$(lg body_bytes "$L_OUT")
-check_rows "OTLP spans" "$(lg acked "$L_OUT")" tollgate
-CHECK_OTLP=$CHECK
-RSS_OTLP="$(mib "$RSS_START") at start, peak (VmHWM) $(mib "$(peak_rss)")"
-stop_server "$TG_PID"
-SERVER_PID=
 
-ingest_row "POST /v1/usage, $BATCH_EVENTS events/request, c$BATCH_CONNECTIONS" "$OURS_BATCH" \
-	"COPY same rows into usage_events" "$CEIL_COPY" \
-	"$(awk -v r="$(ratio "${OURS_BATCH%% *}" "${CEIL_COPY%% *}")" -v t="$TARGET_BATCH_RATIO" \
-		'BEGIN { printf "ratio>=%s %s", t, (r + 0 >= t ? "met" : "NOT MET") }')"
-ingest_row "POST /v1/traces, $BATCH_EVENTS spans/request, c$BATCH_CONNECTIONS" "$OURS_OTLP" \
-	"POST /v1/usage, $BATCH_EVENTS ev/req (above)" "$OURS_BATCH" "-"
-ingest_row "POST /v1/usage, 1 event/request, c$SINGLE_CONNECTIONS" "$OURS_SINGLE" \
-	"pgbench -c$SINGLE_CONNECTIONS, 1 INSERT/tx" "$CEIL_SINGLE" \
-	"$(awk -v o="${OURS_SINGLE%% *}" -v t="$TARGET_SINGLE_RATE" \
-		'BEGIN { printf ">=%d ev/s %s", t, (o + 0 >= t ? "met" : "NOT MET") }')"
+# 5b. One event a request from many connections, against one INSERT a
+# transaction through pgbench.
+if selected single; then
+	start_ingest_server single
+	selected batch || create_ingest_scopes
+	note "POST /v1/usage, one event a request, $SINGLE_CONNECTIONS connections"
+	run_loadgen single 0 "$SINGLE_CONNECTIONS"
+	OURS_SINGLE=$(result)
+	SINGLE_RUN=$(loadgen_summary "$L_OUT")
+	check_rows "single events" "$(lg acked "$L_OUT")" tollgate
+	CHECK_SINGLE=$CHECK
+	RSS_SINGLE="$(mib "$RSS_START") at start, peak (VmHWM) $(mib "$(peak_rss)")"
+	write_single_sql "$TMP/single.sql"
+	stop_server "$TG_PID"
+	SERVER_PID=
+	if [[ -n $PGBENCH ]]; then
+		note "one INSERT a transaction through pgbench -M prepared ($SINGLE_CONNECTIONS clients)"
+		reset_ingest_tables
+		PGBENCH_SECONDS=${INGEST_DURATION%s} PGBENCH_AFTER_WARMUP=reset_ingest_tables \
+			run_pgbench prepared "$TMP/single.sql" "$SINGLE_CONNECTIONS"
+		CEIL_SINGLE=$(result)
+		check_rows "pgbench" "$(awk '/^number of transactions actually processed:/ { print $6 }' \
+			"$TMP/pgbench-prepared-single.txt")" ids
+		CHECK_PGBENCH=$CHECK
+	else
+		note "warning: pgbench not found; single events have no ceiling"
+		CEIL_SINGLE="0 n/a n/a n/a n/a"
+		CHECK_PGBENCH="(no pgbench)"
+	fi
+	ingest_row "POST /v1/usage, 1 event/request, c$SINGLE_CONNECTIONS" "$OURS_SINGLE" \
+		"pgbench -c$SINGLE_CONNECTIONS, 1 INSERT/tx" "$CEIL_SINGLE" \
+		"$(awk -v o="${OURS_SINGLE%% *}" -v t="$TARGET_SINGLE_RATE" \
+			'BEGIN { printf ">=%d ev/s %s", t, (o + 0 >= t ? "met" : "NOT MET") }')"
+fi
 
-echo
-print_tables
-echo
-echo "ratio = ours / ceiling. Latencies are wrk's (coordinated omission and all)."
-echo "others = share of the machine's CPU that processes other than this benchmark's used during"
-echo "  our run / the ceiling's run; above a few percent, that row's figures are skewed."
-echo "server-side CPU = the server process (all threads) plus Postgres, without the load generator,"
-echo "  per request served. With the load generator on the same $(nproc) cores, r/s also depends on how"
-echo "  the cores are shared; CPU per request is the steadier measure of what a request costs us."
-echo "/healthz ceiling: bench/raw_mhd, bare libmicrohttpd with tollgate's flags, $THREADS threads,"
-echo "  conn-timeout ${CONN_TIMEOUT}s, the same body and the same three response headers."
-echo "teams/{slug}: HTTP + API-key check (cached after the first request) + one Postgres query."
-echo "  Its ceiling is Postgres alone running tollgate's exact SELECT (taken from pg_stat_activity)"
-echo "  through pgbench with $PG_CLIENTS clients = the queries tollgate can have in flight (min of"
-echo "  $THREADS workers, db-pool $DB_POOL). -M extended sends unnamed statements, parsed and planned"
-echo "  each time, as PQexecParams does: the like-for-like ceiling. -M prepared parses and plans once"
-echo "  per connection: the ceiling if tollgate prepared its statements. pgbench's latencies are per"
-echo "  query at $PG_CLIENTS in flight, wrk's per request at $CONNECTIONS in flight: compare r/s, not ms."
-echo "access log (stderr to a file): ${LOG_SIZES[0]}; ${LOG_SIZES[1]}"
-echo
-echo "== ingest, Postgres durable ($DURABILITY; not PG_FAST)"
-print_ingest_tables
-echo
-echo "checks (rows stored against events acknowledged with a 2xx, once the load generator has drained):"
-echo "  $CHECK_BATCH"
-echo "       load: $BATCH_RUN"
-echo "  $CHECK_COPY"
-echo "  $CHECK_SINGLE"
-echo "       load: $SINGLE_RUN"
-echo "  $CHECK_PGBENCH"
-echo "  $CHECK_OTLP"
-echo "       load: $OTLP_RUN"
-echo "peak RSS of tollgate serve (VmHWM, warm-up + run): batches $RSS_BATCH; single events $RSS_SINGLE;"
-echo "  OTLP spans $RSS_OTLP"
-echo "load: bench/loadgen, $WRK_THREADS epoll threads, keep-alive; ${WARMUP} warm-up, then ${INGEST_DURATION} of sending, then"
-echo "  a drain (no new requests; every reply awaited). ev/s = events acknowledged by replies received within"
-echo "  the ${INGEST_DURATION}; latencies per request. Every run starts on emptied usage_events, usage_event_ids and"
-echo "  spend_hourly (partitions, indexes and the 200 users kept) after a CHECKPOINT. tollgate: log level info,"
-echo "  default --threads/--db-pool, --max-body $INGEST_MAX_BODY, --spool-dir in the temp folder."
-echo "events: realistic and varied: 4 teams, 8 projects, 200 users, openai gpt-4o (60%) / gpt-4o-mini, uncached"
-echo "  input, cache reads on 60%, output, latency, request_id, 2 tags, 2% errors, over the last 50 minutes;"
-echo "  about $((BATCH_BODY / BATCH_EVENTS)) bytes of JSON each ($BATCH_BODY-byte requests of $BATCH_EVENTS)."
-echo "batches: tollgate decodes, prices and hashes on the HTTP threads; one writer commits each group of"
-echo "  waiting requests: COPY into a temp table, ids claimed in usage_event_ids, users, usage_events, the"
-echo "  spend_hourly upsert, one COMMIT. Ceiling: the $COPY_ROWS rows tollgate stored in the run, exported and"
-echo "  loaded back by one psql \\copy into the emptied usage_events (same partitions and indexes), in"
-echo "  ${COPY_SECONDS} s: usage_events alone, no idempotency, no rollups, no HTTP. Target: ratio >= $TARGET_BATCH_RATIO."
-echo "single events: each request is one event; concurrent requests share the writer's group commit."
-echo "  Ceiling: pgbench -M prepared, $SINGLE_CONNECTIONS clients, one autocommit statement a transaction that"
-echo "  claims the id in usage_event_ids (ON CONFLICT DO NOTHING) and inserts a row like tollgate's into"
-echo "  usage_events (ids from client id and a sequence). Target: >= $TARGET_SINGLE_RATE events/s."
-echo "OTLP spans: the same calls as the batches' events, as OTel GenAI spans (gen_ai.* usage, model and"
-echo "  provider; tollgate.team, .project and .user), one resource and scope per request, packed by"
-echo "  protobuf-c: $OTLP_BODY-byte requests of $BATCH_EVENTS spans. tollgate decodes the protobuf, maps the"
-echo "  spans (ingest/genai.c), then prices and commits them as the batches. Its ceiling column is"
-echo "  the native batches' figure of this run (not a ceiling: the ratio is what OTLP costs over JSON)."
-echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+# 5c. OTLP/HTTP protobuf exports of 1,000 GenAI spans, against the native
+# batches of 5a (when they ran).
+if selected otlp; then
+	start_ingest_server otlp
+	selected batch || selected single || create_ingest_scopes
+	note "POST /v1/traces, $BATCH_EVENTS GenAI spans a request (protobuf), $BATCH_CONNECTIONS connections"
+	run_loadgen otlp "$BATCH_EVENTS" "$BATCH_CONNECTIONS" --otlp
+	OURS_OTLP=$(result)
+	OTLP_RUN=$(loadgen_summary "$L_OUT")
+	OTLP_BODY=$(lg body_bytes "$L_OUT")
+	check_rows "OTLP spans" "$(lg acked "$L_OUT")" tollgate
+	CHECK_OTLP=$CHECK
+	RSS_OTLP="$(mib "$RSS_START") at start, peak (VmHWM) $(mib "$(peak_rss)")"
+	stop_server "$TG_PID"
+	SERVER_PID=
+	ingest_row "POST /v1/traces, $BATCH_EVENTS spans/request, c$BATCH_CONNECTIONS" "$OURS_OTLP" \
+		"POST /v1/usage, $BATCH_EVENTS ev/req (above)" "${OURS_BATCH:-0 n/a n/a n/a n/a}" "-"
+fi
+
+if selected http || selected verdict; then
+	echo
+	print_tables
+	echo
+	echo "ratio = ours / ceiling. Latencies are wrk's (coordinated omission and all)."
+	echo "others = share of the machine's CPU that processes other than this benchmark's used during"
+	echo "  our run / the ceiling's run; above a few percent, that row's figures are skewed."
+	echo "server-side CPU = the server process (all threads) plus Postgres, without the load generator,"
+	echo "  per request served. With the load generator on the same $(nproc) cores, r/s also depends on how"
+	echo "  the cores are shared; CPU per request is the steadier measure of what a request costs us."
+fi
+if selected verdict; then
+	echo "verdicts: $VERDICT_TARGET."
+	echo "  data: $VERDICT_SCOPES teams with a monthly budget, the first $VERDICT_TEAMS with a weekly and a daily"
+	echo "  one too ($VERDICT_BUDGETS budgets, thresholds alert 50 / downgrade 80 / deny 100), $VERDICT_ROLLUPS spend_hourly"
+	echo "  rows, an org routing policy with ladders and a 70/20/10 target mix. wrk: bench/verdict.lua over the first"
+	echo "  $VERDICT_TEAMS teams and 5 models (gpt-4o, gpt-4o-mini, gpt-4.1, claude-sonnet-4-5, claude-haiku-4-5); the"
+	echo "  reserving run gives each call a unique request_id (--hold-ttl ${VERDICT_HOLD_TTL}s: every hold lives through it)."
+	echo "  reply: tollgate $OUR_REPLY bytes, raw_verdict $RAW_REPLY bytes (the same request)."
+	echo "  decisions, reservations off (warm-up + run): $DECISIONS_OFF"
+	echo "  decisions, reservations on (warm-up + run):  $DECISIONS_ON"
+	echo "  ledger at start: no budgets: $LEDGER_EMPTY; $VERDICT_SCOPES teams: $LEDGER_OFF; again: $LEDGER_ON"
+	echo "  tollgate RSS: reservations off $RSS_VERDICT_OFF; reservations on $RSS_VERDICT_ON"
+fi
+if selected http; then
+	echo "/healthz ceiling: bench/raw_mhd, bare libmicrohttpd with tollgate's flags, $THREADS threads,"
+	echo "  conn-timeout ${CONN_TIMEOUT}s, the same body and the same three response headers."
+	echo "teams/{slug}: HTTP + API-key check (cached after the first request) + one Postgres query."
+	echo "  Its ceiling is Postgres alone running tollgate's exact SELECT (taken from pg_stat_activity)"
+	echo "  through pgbench with $PG_CLIENTS clients = the queries tollgate can have in flight (min of"
+	echo "  $THREADS workers, db-pool $DB_POOL). -M extended sends unnamed statements, parsed and planned"
+	echo "  each time, as PQexecParams does: the like-for-like ceiling. -M prepared parses and plans once"
+	echo "  per connection: the ceiling if tollgate prepared its statements. pgbench's latencies are per"
+	echo "  query at $PG_CLIENTS in flight, wrk's per request at $CONNECTIONS in flight: compare r/s, not ms."
+	echo "access log (stderr to a file): ${LOG_SIZES[0]}; ${LOG_SIZES[1]}"
+	echo
+fi
+if selected batch || selected single || selected otlp; then
+	echo "== ingest, Postgres durable ($DURABILITY; not PG_FAST)"
+	print_ingest_tables
+	echo
+	echo "checks (rows stored against events acknowledged with a 2xx, once the load generator has drained):"
+	echo "  $CHECK_BATCH"
+	echo "       load: $BATCH_RUN"
+	echo "  $CHECK_COPY"
+	echo "  $CHECK_SINGLE"
+	echo "       load: $SINGLE_RUN"
+	echo "  $CHECK_PGBENCH"
+	echo "  $CHECK_OTLP"
+	echo "       load: $OTLP_RUN"
+	echo "peak RSS of tollgate serve (VmHWM, warm-up + run): batches $RSS_BATCH; single events $RSS_SINGLE;"
+	echo "  OTLP spans $RSS_OTLP"
+	echo "load: bench/loadgen, $WRK_THREADS epoll threads, keep-alive; ${WARMUP} warm-up, then ${INGEST_DURATION} of sending, then"
+	echo "  a drain (no new requests; every reply awaited). ev/s = events acknowledged by replies received within"
+	echo "  the ${INGEST_DURATION}; latencies per request. Every run starts on emptied usage_events, usage_event_ids and"
+	echo "  spend_hourly (partitions, indexes and the 200 users kept) after a CHECKPOINT. tollgate: log level info,"
+	echo "  default --threads/--db-pool, --max-body $INGEST_MAX_BODY, --spool-dir in the temp folder."
+	echo "events: realistic and varied: 4 teams, 8 projects, 200 users, openai gpt-4o (60%) / gpt-4o-mini, uncached"
+	echo "  input, cache reads on 60%, output, latency, request_id, 2 tags, 2% errors, over the last 50 minutes;"
+	echo "  about $((BATCH_BODY / BATCH_EVENTS)) bytes of JSON each ($BATCH_BODY-byte requests of $BATCH_EVENTS)."
+	echo "batches: tollgate decodes, prices and hashes on the HTTP threads; one writer commits each group of"
+	echo "  waiting requests: COPY into a temp table, ids claimed in usage_event_ids, users, usage_events, the"
+	echo "  spend_hourly upsert, one COMMIT. Ceiling: the $COPY_ROWS rows tollgate stored in the run, exported and"
+	echo "  loaded back by one psql \\copy into the emptied usage_events (same partitions and indexes), in"
+	echo "  ${COPY_SECONDS} s: usage_events alone, no idempotency, no rollups, no HTTP. Target: ratio >= $TARGET_BATCH_RATIO."
+	echo "single events: each request is one event; concurrent requests share the writer's group commit."
+	echo "  Ceiling: pgbench -M prepared, $SINGLE_CONNECTIONS clients, one autocommit statement a transaction that"
+	echo "  claims the id in usage_event_ids (ON CONFLICT DO NOTHING) and inserts a row like tollgate's into"
+	echo "  usage_events (ids from client id and a sequence). Target: >= $TARGET_SINGLE_RATE events/s."
+	echo "OTLP spans: the same calls as the batches' events, as OTel GenAI spans (gen_ai.* usage, model and"
+	echo "  provider; tollgate.team, .project and .user), one resource and scope per request, packed by"
+	echo "  protobuf-c: $OTLP_BODY-byte requests of $BATCH_EVENTS spans. tollgate decodes the protobuf, maps the"
+	echo "  spans (ingest/genai.c), then prices and commits them as the batches. Its ceiling column is"
+	echo "  the native batches' figure of this run (not a ceiling: the ratio is what OTLP costs over JSON)."
+	echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi

@@ -1,7 +1,8 @@
 /*
  * scopes: an open-addressed table keyed by (org, slug) plus a second keyed
- * by id, under one mutex; entries are small and copied out. The lock is
- * never held across a query.
+ * by id, under one mutex; entries are small and copied out. A key lives in
+ * one of PROBE slots from its hash; when all are taken by other keys, the
+ * one that expires first makes room. The lock is never held across a query.
  */
 #include "scopes.h"
 
@@ -14,7 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#define SLOTS   8192 /* power of two */
+#define SLOTS   16384 /* power of two */
+#define PROBE   8     /* slots a key may occupy, from its hash on */
 #define TTL_SEC 60
 
 struct entry {
@@ -55,14 +57,40 @@ static uint64_t hash(int64_t org, const char *slug)
     return h;
 }
 
-static struct entry *slot_slug(int64_t org, const char *slug)
+static size_t home_slug(int64_t org, const char *slug)
 {
-    return &by_slug[hash(org, slug) & (SLOTS - 1)];
+    return hash(org, slug) & (SLOTS - 1);
 }
 
-static struct entry *slot_id(int64_t id)
+static size_t home_id(int64_t id)
 {
-    return &by_id[((uint64_t)id * 11400714819323198485ULL >> 40) & (SLOTS - 1)];
+    return ((uint64_t)id * 11400714819323198485ULL >> 40) & (SLOTS - 1);
+}
+
+static bool is_slug(const struct entry *e, int64_t org, const char *slug)
+{
+    return e->used && e->org_id == org && !strcmp(e->slug, slug);
+}
+
+static bool is_id(const struct entry *e, int64_t id)
+{
+    return e->used && e->t.id == id;
+}
+
+/* The slot of table for a key: its own, else a free one, else the one expiring first. */
+static struct entry *slot_for(struct entry *table, size_t home, int64_t org, const char *slug,
+                              int64_t id)
+{
+    struct entry *victim = NULL;
+
+    for (size_t i = 0; i < PROBE; i++) {
+        struct entry *e = &table[(home + i) & (SLOTS - 1)];
+        if (slug ? is_slug(e, org, slug) : is_id(e, id))
+            return e;
+        if (!victim || (victim->used && (!e->used || e->expires < victim->expires)))
+            victim = e;
+    }
+    return victim;
 }
 
 static void put(int64_t org, const char *slug, const struct scope_team *t)
@@ -70,8 +98,8 @@ static void put(int64_t org, const char *slug, const struct scope_team *t)
     struct entry e = {.used = true, .org_id = org, .t = *t, .expires = time(NULL) + TTL_SEC};
     snprintf(e.slug, sizeof(e.slug), "%s", slug);
     pthread_mutex_lock(&mu);
-    *slot_slug(org, slug) = e;
-    *slot_id(t->id) = e;
+    *slot_for(by_slug, home_slug(org, e.slug), org, e.slug, 0) = e;
+    *slot_for(by_id, home_id(t->id), 0, NULL, t->id) = e;
     pthread_mutex_unlock(&mu);
 }
 
@@ -79,12 +107,17 @@ static void put(int64_t org, const char *slug, const struct scope_team *t)
 static bool get_slug(int64_t org, const char *slug, struct scope_team *out, bool stale_ok)
 {
     bool hit = false;
+    size_t home = home_slug(org, slug);
     pthread_mutex_lock(&mu);
-    struct entry *e = slot_slug(org, slug);
-    if (e->used && e->org_id == org && !strcmp(e->slug, slug) &&
-        (stale_ok || e->expires > time(NULL))) {
-        *out = e->t;
-        hit = true;
+    for (size_t i = 0; i < PROBE; i++) {
+        struct entry *e = &by_slug[(home + i) & (SLOTS - 1)];
+        if (is_slug(e, org, slug)) {
+            if (stale_ok || e->expires > time(NULL)) {
+                *out = e->t;
+                hit = true;
+            }
+            break;
+        }
     }
     pthread_mutex_unlock(&mu);
     return hit;
@@ -93,11 +126,17 @@ static bool get_slug(int64_t org, const char *slug, struct scope_team *out, bool
 static bool get_id(int64_t id, struct scope_team *out, bool stale_ok)
 {
     bool hit = false;
+    size_t home = home_id(id);
     pthread_mutex_lock(&mu);
-    struct entry *e = slot_id(id);
-    if (e->used && e->t.id == id && (stale_ok || e->expires > time(NULL))) {
-        *out = e->t;
-        hit = true;
+    for (size_t i = 0; i < PROBE; i++) {
+        struct entry *e = &by_id[(home + i) & (SLOTS - 1)];
+        if (is_id(e, id)) {
+            if (stale_ok || e->expires > time(NULL)) {
+                *out = e->t;
+                hit = true;
+            }
+            break;
+        }
     }
     pthread_mutex_unlock(&mu);
     return hit;

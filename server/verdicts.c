@@ -24,9 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TICK_MS      250
-#define FLUSH_EVERY  10 /* seconds between verdict count flushes */
-#define ZONE_MAX_LEN (1 << 20)
+#define TICK_MS       250
+#define FLUSH_EVERY   10 /* seconds between verdict count flushes */
+#define ZONE_MAX_LEN  (1 << 20)
+#define COUNT_BUCKETS 4096 /* verdict count chains; a power of two */
 
 struct zone {
     struct tz *tz;
@@ -64,7 +65,7 @@ static struct {
     size_t n_teams;
     struct policy_set set; /* what the ledger was last given */
     pthread_mutex_t counts_mu;
-    struct count *counts;
+    struct count *counts[COUNT_BUCKETS]; /* chains by count_hash */
 } V = {
     .mu = PTHREAD_MUTEX_INITIALIZER,
     .cv = PTHREAD_COND_INITIALIZER,
@@ -379,6 +380,16 @@ static const struct routing_policy *policy_by_id(int64_t id)
     return NULL;
 }
 
+struct load_ix {
+    int64_t id, start;
+};
+
+static int load_ix_cmp(const void *a, const void *b)
+{
+    const struct load_ix *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 /* Runs the loads of one (load kind, scope kind) group and sets the ledger. */
 static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_load *loads, size_t n,
                        enum ledger_load_kind lk, enum scope_kind k)
@@ -416,17 +427,23 @@ static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_lo
         goto out;
     }
     if (lk == LEDGER_LOAD_BUDGET) {
+        /* The group's loads by budget id, to find each row's load without a scan. */
+        struct load_ix *ix = calloc(count, sizeof(*ix));
+        size_t m = 0;
+        if (!ix)
+            goto out;
+        for (size_t j = 0; j < n; j++)
+            if (loads[j].kind == lk && loads[j].scope.kind == k)
+                ix[m++] = (struct load_ix){loads[j].id, loads[j].start};
+        qsort(ix, m, sizeof(*ix), load_ix_cmp);
         for (int i = 0; i < PQntuples(r); i++) {
             money_t spent;
-            int64_t id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-            for (size_t j = 0; j < n; j++) {
-                if (loads[j].kind == lk && loads[j].id == id &&
-                    money_parse_usd(PQgetvalue(r, i, 1), MONEY_SCALE, &spent)) {
-                    ledger_set_budget_spend(V.ledger, epoch, id, loads[j].start, spent);
-                    break;
-                }
-            }
+            struct load_ix key = {strtoll(PQgetvalue(r, i, 0), NULL, 10), 0};
+            const struct load_ix *L = bsearch(&key, ix, m, sizeof(*ix), load_ix_cmp);
+            if (L && money_parse_usd(PQgetvalue(r, i, 1), MONEY_SCALE, &spent))
+                ledger_set_budget_spend(V.ledger, epoch, L->id, L->start, spent);
         }
+        free(ix);
     } else {
         /* Sum rows per policy by tier, then set every policy of the group (zero when no rows). */
         for (size_t j = 0; j < n; j++) {
@@ -506,15 +523,37 @@ out:
 
 /* ---- verdict counts ---- */
 
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static size_t count_hash(int64_t org_id, int64_t hour, int64_t team_id, const char *provider,
+                         const char *requested, const char *model, enum decision d)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int64_t k[4] = {org_id, hour, team_id, (int64_t)d};
+
+    h = fnv(h, k, sizeof(k));
+    h = fnv(h, provider, strlen(provider) + 1);
+    h = fnv(h, requested, strlen(requested) + 1);
+    h = fnv(h, model, strlen(model) + 1);
+    return (size_t)(h ^ (h >> 32)) & (COUNT_BUCKETS - 1);
+}
+
 void verdicts_count(int64_t org_id, int64_t team_id, const char *provider,
                     const char *requested_model, const struct verdict *v, money_t est_requested,
                     int64_t now)
 {
     int64_t hour = now - now % 3600;
+    size_t b = count_hash(org_id, hour, team_id, provider, requested_model, v->model, v->decision);
     struct count *e;
 
     pthread_mutex_lock(&V.counts_mu);
-    for (e = V.counts; e; e = e->next)
+    for (e = V.counts[b]; e; e = e->next)
         if (e->org_id == org_id && e->hour == hour && e->team_id == team_id &&
             e->decision == v->decision && e->reason == v->reason_code &&
             !strcmp(e->provider, provider) && !strcmp(e->requested, requested_model) &&
@@ -529,8 +568,8 @@ void verdicts_count(int64_t org_id, int64_t team_id, const char *provider,
         snprintf(e->model, sizeof(e->model), "%s", v->model);
         e->decision = v->decision;
         e->reason = v->reason_code;
-        e->next = V.counts;
-        V.counts = e;
+        e->next = V.counts[b];
+        V.counts[b] = e;
     }
     if (e) {
         e->verdicts++;
@@ -540,14 +579,41 @@ void verdicts_count(int64_t org_id, int64_t team_id, const char *provider,
     pthread_mutex_unlock(&V.counts_mu);
 }
 
+/* Takes every count out of the table, as one list; the caller holds counts_mu. */
+static struct count *counts_take(void)
+{
+    struct count *list = NULL;
+
+    for (size_t b = 0; b < COUNT_BUCKETS; b++) {
+        while (V.counts[b]) {
+            struct count *e = V.counts[b];
+            V.counts[b] = e->next;
+            e->next = list;
+            list = e;
+        }
+    }
+    return list;
+}
+
+/* Puts a count back for the next flush (beside any new count with its key: both are written). */
+static void count_put_back(struct count *e)
+{
+    size_t b = count_hash(e->org_id, e->hour, e->team_id, e->provider, e->requested, e->model,
+                          e->decision);
+
+    pthread_mutex_lock(&V.counts_mu);
+    e->next = V.counts[b];
+    V.counts[b] = e;
+    pthread_mutex_unlock(&V.counts_mu);
+}
+
 static bool flush_counts(struct db_conn *c)
 {
     struct count *list;
     bool ok = true;
 
     pthread_mutex_lock(&V.counts_mu);
-    list = V.counts;
-    V.counts = NULL;
+    list = counts_take();
     pthread_mutex_unlock(&V.counts_mu);
     for (struct count *e = list, *next; e; e = next) {
         char org[24], hour[24], team[24], n[24], er[MONEY_BUF], ec[MONEY_BUF];
@@ -593,10 +659,7 @@ static bool flush_counts(struct db_conn *c)
             log_warn(NULL, "verdicts: writing verdict counts: %s", db_conn_error(c));
         ok = false;
         /* Keep the rest for the next flush. */
-        pthread_mutex_lock(&V.counts_mu);
-        e->next = V.counts;
-        V.counts = e;
-        pthread_mutex_unlock(&V.counts_mu);
+        count_put_back(e);
     }
     return ok;
 }
@@ -715,9 +778,11 @@ bool verdicts_start(const struct config *cfg, char *err, size_t errlen)
 {
     struct db_conn *c;
     pthread_rwlockattr_t attr;
+    struct timespec t0, t1;
     bool ok;
 
     V.cfg = cfg;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!(V.ledger = ledger_new())) {
         snprintf(err, errlen, "out of memory");
         return false;
@@ -747,7 +812,10 @@ bool verdicts_start(const struct config *cfg, char *err, size_t errlen)
     {
         struct ledger_stats st;
         ledger_stats(V.ledger, &st);
-        log_info(NULL, "ledger: %zu budgets, %zu policies loaded", st.budgets, st.policies);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        log_info(NULL, "ledger: %zu budgets, %zu policies loaded in %lld ms", st.budgets,
+                 st.policies,
+                 (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
     }
     return true;
 failed:
@@ -773,9 +841,8 @@ void verdicts_stop(void)
     free(V.teams);
     V.teams = NULL;
     V.n_teams = 0;
-    while (V.counts) {
-        struct count *e = V.counts;
-        V.counts = e->next;
+    for (struct count *e = counts_take(), *next; e; e = next) {
+        next = e->next;
         free(e);
     }
     zones_free();
