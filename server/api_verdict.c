@@ -89,68 +89,189 @@ static bool get_tags(struct http_req *r, json_t *body, const json_t **out)
     return true;
 }
 
-static json_t *scope_json(const struct scope *s)
+/*
+ * The reply is written straight into a buffer: a verdict is the hot path,
+ * and building a jansson tree of some thirty values only to print it cost
+ * more than the verdict itself. Strings are escaped as JSON requires.
+ */
+struct out {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+};
+
+static void put(struct out *o, const char *s, size_t n)
 {
-    if (s->kind == SCOPE_TAG)
-        return json_pack("{s:s, s:s, s:s}", "kind", "tag", "key", s->name, "value", s->tag_value);
-    return json_pack("{s:s, s:s}", "kind", policy_scope_kind_name(s->kind), "name", s->name);
+    if (o->oom)
+        return;
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = (o->cap ? o->cap : 1024) * 2 + n;
+        char *b = realloc(o->buf, cap);
+        if (!b) {
+            o->oom = true;
+            return;
+        }
+        o->buf = b;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    o->buf[o->len] = '\0';
 }
 
-static json_t *usd(money_t v)
+static void raw(struct out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+/* A JSON string, or null for NULL. */
+static void str(struct out *o, const char *s)
+{
+    const char *run;
+
+    if (!s) {
+        raw(o, "null");
+        return;
+    }
+    put(o, "\"", 1);
+    for (run = s; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        char esc[8];
+        put(o, run, (size_t)(s - run));
+        if (c == '"' || c == '\\')
+            snprintf(esc, sizeof(esc), "\\%c", c);
+        else
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+        raw(o, esc);
+        run = s + 1;
+    }
+    put(o, run, (size_t)(s - run));
+    put(o, "\"", 1);
+}
+
+/* ,"key": */
+static void key(struct out *o, const char *k, bool first)
+{
+    if (!first)
+        put(o, ",", 1);
+    str(o, k);
+    put(o, ":", 1);
+}
+
+static void usd(struct out *o, money_t v)
 {
     char buf[MONEY_BUF];
     money_format_usd(v, 2, buf);
-    return json_string(buf);
+    str(o, buf);
 }
 
-static json_t *iso(int64_t t)
+static void iso(struct out *o, int64_t t)
 {
     char buf[40];
     event_format_time(t * 1000000, buf);
-    return json_string(buf);
+    str(o, buf);
 }
 
-static json_t *budget_json(const struct verdict_budget *b)
+static void budget_out(struct out *o, const struct verdict_budget *b)
 {
-    json_t *o = json_object();
+    char num[32];
 
-    json_object_set_new(o, "id", json_integer(b->id));
-    json_object_set_new(o, "name", json_string(b->name));
-    json_object_set_new(o, "scope", scope_json(&b->scope));
-    json_object_set_new(o, "limit_usd", usd(b->limit));
-    json_object_set_new(o, "spent_usd", usd(b->spent));
-    json_object_set_new(o, "reserved_usd", usd(b->reserved));
-    json_object_set_new(o, "remaining_usd", usd(b->limit - b->spent - b->reserved));
-    json_object_set_new(o, "period_start", iso(b->period_start));
-    json_object_set_new(o, "period_end", iso(b->period_end));
+    key(o, "id", true);
+    snprintf(num, sizeof(num), "%" PRId64, b->id);
+    raw(o, num);
+    key(o, "name", false);
+    str(o, b->name);
+    key(o, "scope", false);
+    raw(o, "{");
+    key(o, "kind", true);
+    str(o, policy_scope_kind_name(b->scope.kind));
+    key(o, b->scope.kind == SCOPE_TAG ? "key" : "name", false);
+    str(o, b->scope.name);
+    if (b->scope.kind == SCOPE_TAG) {
+        key(o, "value", false);
+        str(o, b->scope.tag_value);
+    }
+    raw(o, "}");
+    key(o, "limit_usd", false);
+    usd(o, b->limit);
+    key(o, "spent_usd", false);
+    usd(o, b->spent);
+    key(o, "reserved_usd", false);
+    usd(o, b->reserved);
+    key(o, "remaining_usd", false);
+    usd(o, b->limit - b->spent - b->reserved);
+    key(o, "period_start", false);
+    iso(o, b->period_start);
+    key(o, "period_end", false);
+    iso(o, b->period_end);
     if (b->action != ACTION_NONE) {
-        json_object_set_new(o, "threshold_percent", json_real(b->threshold_x100 / 100.0));
-        json_object_set_new(o, "action", json_string(policy_action_name(b->action)));
+        key(o, "threshold_percent", false);
+        if (b->threshold_x100 % 100)
+            snprintf(num, sizeof(num), "%d.%02d", b->threshold_x100 / 100, b->threshold_x100 % 100);
+        else
+            snprintf(num, sizeof(num), "%d", b->threshold_x100 / 100);
+        raw(o, num);
+        key(o, "action", false);
+        str(o, policy_action_name(b->action));
     }
-    return o;
 }
 
-static json_t *verdict_json(const struct verdict *v, const char *provider, const char *requested,
-                            const char *rsv)
+/* Replies with a verdict as JSON: status 200, or 403 for ext_authz's deny. */
+static void reply_verdict(struct http_req *r, int status, const struct verdict *v,
+                          const char *provider, const char *requested, const char *rsv)
 {
-    json_t *o = json_object();
+    struct out o = {0};
 
-    json_object_set_new(o, "decision", json_string(ledger_decision_name(v->decision)));
-    json_object_set_new(o, "model", json_string(v->model));
-    json_object_set_new(o, "provider", provider ? json_string(provider) : json_null());
-    json_object_set_new(o, "requested_model", json_string(requested));
-    if (v->tier[0])
-        json_object_set_new(o, "tier", json_string(v->tier));
-    json_object_set_new(o, "reason",
-                        json_pack("{s:s, s:s}", "code", v->reason_code, "message", v->reason));
-    json_object_set_new(o, "budget", v->has_budget ? budget_json(&v->budget) : json_null());
-    json_object_set_new(o, "policy", v->policy_id ? json_string(v->policy_name) : json_null());
-    json_object_set_new(o, "estimated_cost_usd", v->priced ? usd(v->estimate) : json_null());
-    if (v->reserved) {
-        json_object_set_new(o, "reservation_id", json_string(rsv));
-        json_object_set_new(o, "reservation_expires_at", iso(v->hold_expires));
+    raw(&o, "{");
+    key(&o, "decision", true);
+    str(&o, ledger_decision_name(v->decision));
+    key(&o, "model", false);
+    str(&o, v->model);
+    key(&o, "provider", false);
+    str(&o, provider);
+    key(&o, "requested_model", false);
+    str(&o, requested);
+    if (v->tier[0]) {
+        key(&o, "tier", false);
+        str(&o, v->tier);
     }
-    return o;
+    key(&o, "reason", false);
+    raw(&o, "{");
+    key(&o, "code", true);
+    str(&o, v->reason_code);
+    key(&o, "message", false);
+    str(&o, v->reason);
+    raw(&o, "}");
+    key(&o, "budget", false);
+    if (v->has_budget) {
+        raw(&o, "{");
+        budget_out(&o, &v->budget);
+        raw(&o, "}");
+    } else {
+        raw(&o, "null");
+    }
+    key(&o, "policy", false);
+    str(&o, v->policy_id ? v->policy_name : NULL);
+    key(&o, "estimated_cost_usd", false);
+    if (v->priced)
+        usd(&o, v->estimate);
+    else
+        raw(&o, "null");
+    if (v->reserved) {
+        key(&o, "reservation_id", false);
+        str(&o, rsv);
+        key(&o, "reservation_expires_at", false);
+        iso(&o, v->hold_expires);
+    }
+    raw(&o, "}");
+    if (o.oom) {
+        free(o.buf);
+        http_reply_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    http_reply_buf(r, status, "application/json", o.buf, o.len);
 }
 
 /* A call to decide, as either endpoint reads it. */
@@ -390,8 +511,7 @@ void api_verdict_post(struct http_req *r)
         goto out;
     }
     if (decide(r, &in, o))
-        http_reply_json(r, 200,
-                        verdict_json(&o->v, o->provider[0] ? o->provider : NULL, o->model, o->rsv));
+        reply_verdict(r, 200, &o->v, o->provider[0] ? o->provider : NULL, o->model, o->rsv);
 out:
     free(o);
     json_decref(body);
@@ -485,8 +605,8 @@ void api_ext_authz(struct http_req *r)
     http_add_header(r, "x-tollgate-reason", o->v.reason_code);
     if (o->v.reserved)
         http_add_header(r, "x-tollgate-reservation-id", o->rsv);
-    http_reply_json(r, o->v.decision == DECISION_DENY ? 403 : 200,
-                    verdict_json(&o->v, o->provider[0] ? o->provider : NULL, o->model, o->rsv));
+    reply_verdict(r, o->v.decision == DECISION_DENY ? 403 : 200, &o->v,
+                  o->provider[0] ? o->provider : NULL, o->model, o->rsv);
 out:
     free(o);
     json_decref(body);

@@ -556,3 +556,29 @@ Test(verdicts, postgres_down_answers_from_memory_then_fail_modes, .timeout = 120
     v = verdict_until(&f, closed_call, "allow");
     cr_expect_str_eq(reason(v), "within_budget", "still stale after Postgres came back");
 }
+
+/* The verdict reply is written by hand: names with quotes, backslashes and non-ASCII must come back
+ * intact. */
+Test(verdicts, reply_escapes_names)
+{
+    struct fx f;
+    struct th_resp r;
+    start(&f, NULL);
+    th_http(f.s, "POST", "/v1/admin/budgets", f.admin, "application/json",
+            "{\"name\":\"say \\\"hi\\\" \\\\ caf\\u00e9\\ttab\",\"scope\":{\"team\":\"search\"},"
+            "\"amount_usd\":\"5\",\"period\":\"month\",\"thresholds\":[{\"at\":100,\"action\":"
+            "\"deny\"}]}",
+            &r);
+    th_assert_status(&r, 201);
+    json_t *v = NULL;
+    for (int i = 0; i < 100; i++) {
+        v = verdict(&f, "{\"team\":\"search\",\"model\":\"gpt-4o\"}");
+        if (json_is_object(json_object_get(v, "budget")))
+            break;
+        usleep(100000);
+    }
+    cr_assert(json_is_object(json_object_get(v, "budget")), "the budget never applied");
+    cr_expect_str_eq(th_jstr(json_object_get(v, "budget"), "name"),
+                     "say \"hi\" \\ caf\xc3\xa9\ttab");
+    cr_expect(strstr(th_jstr(json_object_get(v, "reason"), "message"), "caf\xc3\xa9") != NULL);
+}
