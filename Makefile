@@ -22,7 +22,7 @@ OPTFLAGS := -O2 -g
 endif
 B := build/$(MODE)
 
-PKGS     := libmicrohttpd jansson libpq libcrypto zlib libprotobuf-c
+PKGS     := libmicrohttpd jansson libpq libcrypto zlib libprotobuf-c libcurl
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wno-format-nonliteral -Wvla -Wpointer-arith -Wundef
 # Recursive (=) on purpose: pkg-config must run after `deps` has installed
