@@ -20,6 +20,7 @@
 #include "scopes.h"
 #include "store.h"
 #include "verdicts.h"
+#include "webhooks.h"
 #include "writer.h"
 
 #include <errno.h>
@@ -273,6 +274,10 @@ static int cmd_serve(int argc, char **argv)
         fail("cannot start the maintenance thread", NULL);
         goto out;
     }
+    if (!webhooks_start(&cfg, err, sizeof(err))) {
+        fail("starting webhook delivery", err);
+        goto out;
+    }
     app.cfg = &cfg;
     app.started = time(NULL);
     auth_init(cfg.key_cache_ttl);
@@ -296,6 +301,7 @@ static int cmd_serve(int argc, char **argv)
     http_stop(&srv, cfg.shutdown_timeout);
     rc = 0;
 out:
+    webhooks_stop();
     maint_stop();
     writer_stop(&app.writer);
     verdicts_stop();
