@@ -74,6 +74,10 @@ static const struct entry table[] = {
      "seconds without a reload from Postgres before budgets apply their fail mode"},
     {"zoneinfo-dir", "TOLLGATE_ZONEINFO_DIR", T_STR, F(zoneinfo_dir), "/usr/share/zoneinfo", 0, 0,
      "folder of the IANA time zone files that budget periods use"},
+    {"alert-interval", "TOLLGATE_ALERT_INTERVAL", T_INT, F(alert_interval), "5", 1, 3600,
+     "seconds between rounds of the alert evaluator (thresholds, forecasts, denials, unpriced)"},
+    {"public-url", "TOLLGATE_PUBLIC_URL", T_STR, F(public_url), "http://127.0.0.1:8080", 0, 0,
+     "the dashboard's base URL, for the links in alerts"},
 };
 
 #define N_ENTRIES (sizeof(table) / sizeof(table[0]))

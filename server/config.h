@@ -38,6 +38,8 @@ struct config {
     long ledger_reconcile;   /* seconds between full reloads of spend from Postgres */
     long ledger_stale;       /* seconds without a reload before budgets' fail modes apply */
     char *zoneinfo_dir;      /* the IANA time zone files */
+    long alert_interval;     /* seconds between alert evaluator rounds */
+    char *public_url;        /* the dashboard's base URL, for links in alerts */
 };
 
 /* A command's own option, such as `keys create --role`. */
