@@ -86,6 +86,10 @@ static const struct entry table[] = {
      F(webhook_backoff_percent), "100", 1, 100,
      "the webhook retry schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) in percent; "
      "lower only in tests"},
+    {"alert-interval", "TOLLGATE_ALERT_INTERVAL", T_INT, F(alert_interval), "5", 1, 3600,
+     "seconds between rounds of the alert evaluator (thresholds, forecasts, denials, unpriced)"},
+    {"public-url", "TOLLGATE_PUBLIC_URL", T_STR, F(public_url), "http://127.0.0.1:8080", 0, 0,
+     "the dashboard's base URL, for the links in alerts"},
 };
 
 #define N_ENTRIES (sizeof(table) / sizeof(table[0]))

@@ -38,6 +38,8 @@ struct config {
     long ledger_reconcile;        /* seconds between full reloads of spend from Postgres */
     long ledger_stale;            /* seconds without a reload before budgets' fail modes apply */
     char *zoneinfo_dir;           /* the IANA time zone files */
+    long alert_interval;          /* seconds between alert evaluator rounds */
+    char *public_url;             /* the dashboard's base URL, for links in alerts */
     bool webhook_allow_private;   /* webhooks may reach loopback and private addresses */
     long webhook_concurrency;     /* webhook requests in flight on this instance */
     long webhook_per_endpoint;    /* of those, at most this many to one endpoint */

@@ -3,6 +3,7 @@
  * table (config.h) plus its own few options, does its job and exits 0, or
  * prints one line to standard error and exits non-zero.
  */
+#include "alertd.h"
 #include "api.h"
 #include "event.h"
 #include "auth.h"
@@ -270,6 +271,10 @@ static int cmd_serve(int argc, char **argv)
         fail("starting the ledger", err);
         goto out;
     }
+    if (!alertd_start(&cfg, err, sizeof(err))) {
+        fail("starting the alert evaluator", err);
+        goto out;
+    }
     if (!maint_start(cfg.database_url, 5)) {
         fail("cannot start the maintenance thread", NULL);
         goto out;
@@ -304,6 +309,7 @@ out:
     webhooks_stop();
     maint_stop();
     writer_stop(&app.writer);
+    alertd_stop();
     verdicts_stop();
     prices_shutdown();
     genai_mapping_free(&app.genai);

@@ -379,9 +379,25 @@ static const struct routing_policy *policy_by_id(int64_t id)
     return NULL;
 }
 
-/* Runs the loads of one (load kind, scope kind) group and sets the ledger. */
-static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_load *loads, size_t n,
-                       enum ledger_load_kind lk, enum scope_kind k)
+/* Where load_group puts a budget's spend: the ledger, or a caller's array. */
+struct spend_sink {
+    uint64_t epoch; /* for the ledger */
+    money_t *out;   /* NULL: the ledger; else out[L - base] for each load L */
+    const struct ledger_load *base;
+};
+
+static void sink_put(const struct spend_sink *sk, const struct ledger_load *L, money_t spent)
+{
+    if (sk->out)
+        sk->out[L - sk->base] = spent;
+    else
+        ledger_set_budget_spend(V.ledger, sk->epoch, L->id, L->start, spent);
+}
+
+/* Runs the loads of one (load kind, scope kind) group and hands the spend to sk. */
+static bool load_group(struct db_conn *c, const struct spend_sink *sk,
+                       const struct ledger_load *loads, size_t n, enum ledger_load_kind lk,
+                       enum scope_kind k)
 {
     char *arr[7] = {0}, sql[2048];
     size_t len[7] = {0}, cap[7] = {0}, count = 0;
@@ -422,7 +438,7 @@ static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_lo
             for (size_t j = 0; j < n; j++) {
                 if (loads[j].kind == lk && loads[j].id == id &&
                     money_parse_usd(PQgetvalue(r, i, 1), MONEY_SCALE, &spent)) {
-                    ledger_set_budget_spend(V.ledger, epoch, id, loads[j].start, spent);
+                    sink_put(sk, &loads[j], spent);
                     break;
                 }
             }
@@ -449,7 +465,7 @@ static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_lo
                 reqs[tier] += strtoll(PQgetvalue(r, i, 4), NULL, 10);
             }
             pthread_mutex_unlock(&V.mu);
-            ledger_set_mix(V.ledger, epoch, L->id, L->start, spend, reqs);
+            ledger_set_mix(V.ledger, sk->epoch, L->id, L->start, spend, reqs);
         }
     }
     ok = true;
@@ -488,9 +504,10 @@ static bool load_spend(struct db_conn *c, bool all)
     n = ledger_loads(V.ledger, all, loads, cap);
     if (n > cap)
         n = cap;
+    struct spend_sink sk = {.epoch = epoch};
     for (int lk = LEDGER_LOAD_BUDGET; lk <= LEDGER_LOAD_MIX; lk++)
         for (int k = SCOPE_ORG; k <= SCOPE_TAG; k++)
-            if (!load_group(c, epoch, loads, n, (enum ledger_load_kind)lk, (enum scope_kind)k))
+            if (!load_group(c, &sk, loads, n, (enum ledger_load_kind)lk, (enum scope_kind)k))
                 goto out;
     ok = db_exec(c, "COMMIT");
 out:
@@ -502,6 +519,54 @@ out:
     ledger_synced(V.ledger, epoch, ok, now_s());
     free(loads);
     return ok;
+}
+
+/* ---- spend for other readers ---- */
+
+bool verdicts_spend_window(struct db_conn *c, const struct budget *budgets, size_t n, int64_t *from,
+                           int64_t to, money_t *spent)
+{
+    struct ledger_load *loads;
+    bool ok = true;
+
+    if (!n)
+        return true;
+    if (!(loads = calloc(n, sizeof(*loads))))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const struct budget *b = &budgets[i];
+        /* Rollups count whole hours: the window starts at the top of from's hour. */
+        if (b->scope.kind != SCOPE_KEY && b->scope.kind != SCOPE_TAG)
+            from[i] -= ((from[i] % 3600) + 3600) % 3600;
+        loads[i] = (struct ledger_load){.kind = LEDGER_LOAD_BUDGET,
+                                        .id = b->id,
+                                        .org_id = b->org_id,
+                                        .scope = b->scope,
+                                        .start = from[i],
+                                        .end = to};
+        spent[i] = 0;
+    }
+    struct spend_sink sk = {.out = spent, .base = loads};
+    for (int k = SCOPE_ORG; k <= SCOPE_TAG && ok; k++)
+        ok = load_group(c, &sk, loads, n, LEDGER_LOAD_BUDGET, (enum scope_kind)k);
+    free(loads);
+    return ok;
+}
+
+bool verdicts_budgets(struct budget **out, size_t *n)
+{
+    struct budget *copy;
+
+    pthread_mutex_lock(&V.mu);
+    copy = malloc((V.set.n_budgets ? V.set.n_budgets : 1) * sizeof(*copy));
+    if (copy) {
+        if (V.set.n_budgets)
+            memcpy(copy, V.set.budgets, V.set.n_budgets * sizeof(*copy));
+        *n = V.set.n_budgets;
+        *out = copy;
+    }
+    pthread_mutex_unlock(&V.mu);
+    return copy != NULL;
 }
 
 /* ---- verdict counts ---- */

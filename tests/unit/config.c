@@ -659,7 +659,9 @@ Test(config, dump_defaults)
                            "webhook-concurrency = 32\n"
                            "webhook-per-endpoint = 4\n"
                            "webhook-timeout = 15\n"
-                           "webhook-backoff-percent = 100\n");
+                           "webhook-backoff-percent = 100\n"
+                           "alert-interval = 5\n"
+                           "public-url = http://127.0.0.1:8080\n");
     free(text);
     config_free(&c);
 }
