@@ -325,7 +325,7 @@ Test(webhooks, gone_410_disables_the_endpoint)
     th_http(f.s, "POST", th_fmt("/v1/admin/deliveries/%lld/redeliver", id_of(d)), f.admin, NULL,
             NULL, &r);
     th_assert_status(&r, 200);
-    cr_expect_str_eq(th_jstr(r.json, "status"), "pending");
+    cr_expect(th_matches(th_jstr(r.json, "status"), "^(pending|delivered)$")); /* it may be quick */
     d = wait_status(&f, id_of(w), id_of(d), "delivered", 10000);
     cr_expect_eq(json_integer_value(json_object_get(d, "attempts")), 1);
     th_http(f.s, "POST", th_fmt("/v1/admin/deliveries/%lld/redeliver", id_of(d)), f.admin, NULL,
