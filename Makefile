@@ -23,7 +23,7 @@ OPTFLAGS := -O2 -g
 endif
 B := build/$(MODE)
 
-PKGS     := libmicrohttpd jansson libpq libcrypto zlib libprotobuf-c
+PKGS     := libmicrohttpd jansson libpq libcrypto zlib libprotobuf-c libcurl
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wno-format-nonliteral -Wvla -Wpointer-arith -Wundef
 # Recursive (=) on purpose: pkg-config must run after `deps` has installed
@@ -98,7 +98,14 @@ $(IT_BIN): $(IT_SRC) tests/harness.c tests/harness.h | deps
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do $$t --jobs=2 --short-filename; done
 
-integration: $(B)/tollgate $(IT_BIN)
+# The webhook tests run a Node receiver (tests/webhooks/receiver.mjs) that
+# verifies signatures with the npm package standardwebhooks: install the
+# locked devDependencies whenever package-lock.json is newer than them.
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+integration: $(B)/tollgate $(IT_BIN) node_modules/.package-lock.json
 	TOLLGATE_BIN=$(CURDIR)/$(B)/tollgate tests/with-pg.sh $(IT_BIN) --jobs=2 --short-filename
 
 # End-to-end tests: real OpenTelemetry clients from npm (tests/e2e/*.mjs,

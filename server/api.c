@@ -48,6 +48,16 @@ const struct http_route api_routes[] = {
     {"GET", "/v1/admin/policies/{name}", ADMIN, api_policies_get},
     {"PUT", "/v1/admin/policies/{name}", ADMIN, api_policies_put},
     {"DELETE", "/v1/admin/policies/{name}", ADMIN, api_policies_delete},
+    {"GET", "/v1/admin/webhooks", ADMIN, api_webhooks_list},
+    {"POST", "/v1/admin/webhooks", ADMIN, api_webhooks_create},
+    {"GET", "/v1/admin/webhooks/{id}", ADMIN, api_webhooks_get},
+    {"PATCH", "/v1/admin/webhooks/{id}", ADMIN, api_webhooks_update},
+    {"DELETE", "/v1/admin/webhooks/{id}", ADMIN, api_webhooks_delete},
+    {"POST", "/v1/admin/webhooks/{id}/rotate", ADMIN, api_webhooks_rotate},
+    {"POST", "/v1/admin/webhooks/{id}/test", ADMIN, api_webhooks_test},
+    {"GET", "/v1/admin/webhooks/{id}/deliveries", ADMIN, api_webhooks_deliveries},
+    {"POST", "/v1/admin/deliveries/{id}/redeliver", ADMIN, api_deliveries_redeliver},
+    {"GET", "/v1/alerts", ROLE_READ, api_alerts_list},
 };
 const int api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
 

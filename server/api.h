@@ -40,6 +40,16 @@ struct db_conn *api_db(struct http_req *r);
 void api_reply_sql_json(struct http_req *r, struct db_conn *c, int status, const char *what,
                         const char *sql, int n, const char *const *params);
 
+struct store_team;
+
+/*
+ * Resolves team slug of the key's org into t (api_admin.c). Replies 422
+ * (unknown or archived), 403 (outside the key's scope) or a database
+ * error naming field, and returns false, when it cannot be used.
+ */
+bool api_resolve_team(struct http_req *r, struct db_conn *c, const char *field, const char *slug,
+                      struct store_team *t);
+
 struct ingest_row;
 struct event_error;
 
@@ -100,5 +110,15 @@ void api_policies_create(struct http_req *r);
 void api_policies_get(struct http_req *r);
 void api_policies_put(struct http_req *r);
 void api_policies_delete(struct http_req *r);
+void api_webhooks_list(struct http_req *r);
+void api_webhooks_create(struct http_req *r);
+void api_webhooks_get(struct http_req *r);
+void api_webhooks_update(struct http_req *r);
+void api_webhooks_delete(struct http_req *r);
+void api_webhooks_rotate(struct http_req *r);
+void api_webhooks_test(struct http_req *r);
+void api_webhooks_deliveries(struct http_req *r);
+void api_deliveries_redeliver(struct http_req *r);
+void api_alerts_list(struct http_req *r);
 
 #endif

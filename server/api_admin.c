@@ -27,9 +27,8 @@ static void scope_params(struct http_req *r, struct scope_params *sp)
 /* SQL condition: team id expression e is visible to the key ($2 = 0 or inside the subtree). */
 #define VISIBLE(e) "($2::bigint = 0 OR " e " IN (SELECT id FROM sub))"
 
-/* Replies 422 when a referenced team is missing, archived, or outside the key's scope. */
-static bool resolve_team(struct http_req *r, struct db_conn *c, const char *field, const char *slug,
-                         struct store_team *t)
+bool api_resolve_team(struct http_req *r, struct db_conn *c, const char *field, const char *slug,
+                      struct store_team *t)
 {
     bool within = true;
 
@@ -167,7 +166,7 @@ void api_teams_create(struct http_req *r)
     if (!(c = api_db(r)))
         goto out;
     if (parent) {
-        if (!resolve_team(r, c, "parent", parent, &pt))
+        if (!api_resolve_team(r, c, "parent", parent, &pt))
             goto out;
         if (strcmp(pt.kind, "team") != 0) {
             http_reply_error(r, 422, "invalid_value", "parent",
@@ -399,7 +398,7 @@ void api_keys_create(struct http_req *r)
     }
     if (!(c = api_db(r)))
         goto out;
-    if (team && !resolve_team(r, c, "team", team, &t))
+    if (team && !api_resolve_team(r, c, "team", team, &t))
         goto out;
     switch (store_key_create(c, r->key.org_id, role, t.id, name, secret, &key_json)) {
     case STORE_OK:

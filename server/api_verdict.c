@@ -3,6 +3,7 @@
  * verdict reads only memory: the key (cached), the team (cached), the price
  * catalog and the ledger. Lock order: the catalog, then the ledger.
  */
+#include "alertd.h"
 #include "api.h"
 
 #include "crypto.h"
@@ -432,6 +433,9 @@ static bool decide(struct http_req *r, const struct vin *in, struct vout *o)
     est_req = estimate(&ec, o->provider, o->model, &priced);
     ledger_verdict(ledger, &rq, ec.now, &o->v);
     prices_unlock();
+    /* A budget's deny threshold (not a list or a cap) stopped the call: one alert per period. */
+    if (o->v.decision == DECISION_DENY && o->v.has_budget && o->v.budget.action == ACTION_DENY)
+        alertd_note_denial(o->v.budget.id, o->v.budget.period_start);
     verdicts_count(r->key.org_id, team_id, o->provider, o->model, &o->v, est_req, ec.now);
     return true;
 }

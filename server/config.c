@@ -74,6 +74,22 @@ static const struct entry table[] = {
      "seconds without a reload from Postgres before budgets apply their fail mode"},
     {"zoneinfo-dir", "TOLLGATE_ZONEINFO_DIR", T_STR, F(zoneinfo_dir), "/usr/share/zoneinfo", 0, 0,
      "folder of the IANA time zone files that budget periods use"},
+    {"webhook-allow-private", "TOLLGATE_WEBHOOK_ALLOW_PRIVATE", T_BOOL, F(webhook_allow_private),
+     "false", 0, 0, "let webhooks reach loopback, private, link-local and unique-local addresses"},
+    {"webhook-concurrency", "TOLLGATE_WEBHOOK_CONCURRENCY", T_INT, F(webhook_concurrency), "32", 1,
+     1024, "webhook requests in flight at once on this instance"},
+    {"webhook-per-endpoint", "TOLLGATE_WEBHOOK_PER_ENDPOINT", T_INT, F(webhook_per_endpoint), "4",
+     1, 64, "webhook requests in flight at once to any one endpoint, per instance"},
+    {"webhook-timeout", "TOLLGATE_WEBHOOK_TIMEOUT", T_INT, F(webhook_timeout), "15", 1, 50,
+     "seconds a webhook request may take before it counts as failed"},
+    {"webhook-backoff-percent", "TOLLGATE_WEBHOOK_BACKOFF_PERCENT", T_INT,
+     F(webhook_backoff_percent), "100", 1, 100,
+     "the webhook retry schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) in percent; "
+     "lower only in tests"},
+    {"alert-interval", "TOLLGATE_ALERT_INTERVAL", T_INT, F(alert_interval), "5", 1, 3600,
+     "seconds between rounds of the alert evaluator (thresholds, forecasts, denials, unpriced)"},
+    {"public-url", "TOLLGATE_PUBLIC_URL", T_STR, F(public_url), "http://127.0.0.1:8080", 0, 0,
+     "the dashboard's base URL, for the links in alerts"},
 };
 
 #define N_ENTRIES (sizeof(table) / sizeof(table[0]))

@@ -13,31 +13,38 @@
 #include <stdio.h>
 
 struct config {
-    char *listen;            /* HOST:PORT to serve HTTP on */
-    char *database_url;      /* libpq connection string or URI */
-    long threads;            /* HTTP worker threads; 0 = two per CPU, at least 4 */
-    long db_pool;            /* Postgres connections in the pool */
-    long max_body;           /* request body limit in bytes */
-    char *log_level;         /* debug|info|warn|error */
-    bool migrate;            /* serve: apply pending migrations first */
-    char *web_dir;           /* static files for the dashboard */
-    long key_cache_ttl;      /* seconds an API key lookup is cached */
-    long shutdown_timeout;   /* seconds to drain requests on SIGTERM */
-    long conn_timeout;       /* seconds before an idle connection is closed */
-    char *unknown_teams;     /* ingest: "reject" or "create" */
-    char *spool_dir;         /* folder of the ingest spool */
-    long spool_max;          /* bytes the spool may hold; 0 = no spool */
-    long batch_max;          /* events in one POST /v1/usage */
-    long ingest_writers;     /* writer threads (each with its own connection) */
-    char *otlp_team;         /* OTLP: attributes naming the team, in order */
-    char *otlp_project;      /* OTLP: attributes naming the project */
-    char *otlp_user;         /* OTLP: attributes naming the user */
-    char *otlp_default_team; /* OTLP: team of spans that name none ("" = reject them) */
-    char *unknown_scope;     /* verdicts for an unknown team or project: "allow" or "deny" */
-    long hold_ttl;           /* seconds a reservation lives unless settled or released */
-    long ledger_reconcile;   /* seconds between full reloads of spend from Postgres */
-    long ledger_stale;       /* seconds without a reload before budgets' fail modes apply */
-    char *zoneinfo_dir;      /* the IANA time zone files */
+    char *listen;                 /* HOST:PORT to serve HTTP on */
+    char *database_url;           /* libpq connection string or URI */
+    long threads;                 /* HTTP worker threads; 0 = two per CPU, at least 4 */
+    long db_pool;                 /* Postgres connections in the pool */
+    long max_body;                /* request body limit in bytes */
+    char *log_level;              /* debug|info|warn|error */
+    bool migrate;                 /* serve: apply pending migrations first */
+    char *web_dir;                /* static files for the dashboard */
+    long key_cache_ttl;           /* seconds an API key lookup is cached */
+    long shutdown_timeout;        /* seconds to drain requests on SIGTERM */
+    long conn_timeout;            /* seconds before an idle connection is closed */
+    char *unknown_teams;          /* ingest: "reject" or "create" */
+    char *spool_dir;              /* folder of the ingest spool */
+    long spool_max;               /* bytes the spool may hold; 0 = no spool */
+    long batch_max;               /* events in one POST /v1/usage */
+    long ingest_writers;          /* writer threads (each with its own connection) */
+    char *otlp_team;              /* OTLP: attributes naming the team, in order */
+    char *otlp_project;           /* OTLP: attributes naming the project */
+    char *otlp_user;              /* OTLP: attributes naming the user */
+    char *otlp_default_team;      /* OTLP: team of spans that name none ("" = reject them) */
+    char *unknown_scope;          /* verdicts for an unknown team or project: "allow" or "deny" */
+    long hold_ttl;                /* seconds a reservation lives unless settled or released */
+    long ledger_reconcile;        /* seconds between full reloads of spend from Postgres */
+    long ledger_stale;            /* seconds without a reload before budgets' fail modes apply */
+    char *zoneinfo_dir;           /* the IANA time zone files */
+    long alert_interval;          /* seconds between alert evaluator rounds */
+    char *public_url;             /* the dashboard's base URL, for links in alerts */
+    bool webhook_allow_private;   /* webhooks may reach loopback and private addresses */
+    long webhook_concurrency;     /* webhook requests in flight on this instance */
+    long webhook_per_endpoint;    /* of those, at most this many to one endpoint */
+    long webhook_timeout;         /* seconds one webhook request may take */
+    long webhook_backoff_percent; /* the retry schedule scaled (tests shorten it) */
 };
 
 /* A command's own option, such as `keys create --role`. */

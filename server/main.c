@@ -3,6 +3,7 @@
  * table (config.h) plus its own few options, does its job and exits 0, or
  * prints one line to standard error and exits non-zero.
  */
+#include "alertd.h"
 #include "api.h"
 #include "event.h"
 #include "auth.h"
@@ -20,6 +21,7 @@
 #include "scopes.h"
 #include "store.h"
 #include "verdicts.h"
+#include "webhooks.h"
 #include "writer.h"
 
 #include <errno.h>
@@ -269,8 +271,16 @@ static int cmd_serve(int argc, char **argv)
         fail("starting the ledger", err);
         goto out;
     }
+    if (!alertd_start(&cfg, err, sizeof(err))) {
+        fail("starting the alert evaluator", err);
+        goto out;
+    }
     if (!maint_start(cfg.database_url, 5)) {
         fail("cannot start the maintenance thread", NULL);
+        goto out;
+    }
+    if (!webhooks_start(&cfg, err, sizeof(err))) {
+        fail("starting webhook delivery", err);
         goto out;
     }
     app.cfg = &cfg;
@@ -296,8 +306,10 @@ static int cmd_serve(int argc, char **argv)
     http_stop(&srv, cfg.shutdown_timeout);
     rc = 0;
 out:
+    webhooks_stop();
     maint_stop();
     writer_stop(&app.writer);
+    alertd_stop();
     verdicts_stop();
     prices_shutdown();
     genai_mapping_free(&app.genai);

@@ -381,7 +381,8 @@ static const struct routing_policy *policy_by_id(int64_t id)
 }
 
 struct load_ix {
-    int64_t id, start;
+    int64_t id;
+    size_t j; /* its index in the loads */
 };
 
 static int load_ix_cmp(const void *a, const void *b)
@@ -390,9 +391,25 @@ static int load_ix_cmp(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Runs the loads of one (load kind, scope kind) group and sets the ledger. */
-static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_load *loads, size_t n,
-                       enum ledger_load_kind lk, enum scope_kind k)
+/* Where load_group puts a budget's spend: the ledger, or a caller's array. */
+struct spend_sink {
+    uint64_t epoch; /* for the ledger */
+    money_t *out;   /* NULL: the ledger; else out[L - base] for each load L */
+    const struct ledger_load *base;
+};
+
+static void sink_put(const struct spend_sink *sk, const struct ledger_load *L, money_t spent)
+{
+    if (sk->out)
+        sk->out[L - sk->base] = spent;
+    else
+        ledger_set_budget_spend(V.ledger, sk->epoch, L->id, L->start, spent);
+}
+
+/* Runs the loads of one (load kind, scope kind) group and hands the spend to sk. */
+static bool load_group(struct db_conn *c, const struct spend_sink *sk,
+                       const struct ledger_load *loads, size_t n, enum ledger_load_kind lk,
+                       enum scope_kind k)
 {
     char *arr[7] = {0}, sql[2048];
     size_t len[7] = {0}, cap[7] = {0}, count = 0;
@@ -434,14 +451,14 @@ static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_lo
             goto out;
         for (size_t j = 0; j < n; j++)
             if (loads[j].kind == lk && loads[j].scope.kind == k)
-                ix[m++] = (struct load_ix){loads[j].id, loads[j].start};
+                ix[m++] = (struct load_ix){loads[j].id, j};
         qsort(ix, m, sizeof(*ix), load_ix_cmp);
         for (int i = 0; i < PQntuples(r); i++) {
             money_t spent;
             struct load_ix key = {strtoll(PQgetvalue(r, i, 0), NULL, 10), 0};
             const struct load_ix *L = bsearch(&key, ix, m, sizeof(*ix), load_ix_cmp);
             if (L && money_parse_usd(PQgetvalue(r, i, 1), MONEY_SCALE, &spent))
-                ledger_set_budget_spend(V.ledger, epoch, L->id, L->start, spent);
+                sink_put(sk, &loads[L->j], spent);
         }
         free(ix);
     } else {
@@ -466,7 +483,7 @@ static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_lo
                 reqs[tier] += strtoll(PQgetvalue(r, i, 4), NULL, 10);
             }
             pthread_mutex_unlock(&V.mu);
-            ledger_set_mix(V.ledger, epoch, L->id, L->start, spend, reqs);
+            ledger_set_mix(V.ledger, sk->epoch, L->id, L->start, spend, reqs);
         }
     }
     ok = true;
@@ -505,9 +522,10 @@ static bool load_spend(struct db_conn *c, bool all)
     n = ledger_loads(V.ledger, all, loads, cap);
     if (n > cap)
         n = cap;
+    struct spend_sink sk = {.epoch = epoch};
     for (int lk = LEDGER_LOAD_BUDGET; lk <= LEDGER_LOAD_MIX; lk++)
         for (int k = SCOPE_ORG; k <= SCOPE_TAG; k++)
-            if (!load_group(c, epoch, loads, n, (enum ledger_load_kind)lk, (enum scope_kind)k))
+            if (!load_group(c, &sk, loads, n, (enum ledger_load_kind)lk, (enum scope_kind)k))
                 goto out;
     ok = db_exec(c, "COMMIT");
 out:
@@ -519,6 +537,54 @@ out:
     ledger_synced(V.ledger, epoch, ok, now_s());
     free(loads);
     return ok;
+}
+
+/* ---- spend for other readers ---- */
+
+bool verdicts_spend_window(struct db_conn *c, const struct budget *budgets, size_t n, int64_t *from,
+                           int64_t to, money_t *spent)
+{
+    struct ledger_load *loads;
+    bool ok = true;
+
+    if (!n)
+        return true;
+    if (!(loads = calloc(n, sizeof(*loads))))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const struct budget *b = &budgets[i];
+        /* Rollups count whole hours: the window starts at the top of from's hour. */
+        if (b->scope.kind != SCOPE_KEY && b->scope.kind != SCOPE_TAG)
+            from[i] -= ((from[i] % 3600) + 3600) % 3600;
+        loads[i] = (struct ledger_load){.kind = LEDGER_LOAD_BUDGET,
+                                        .id = b->id,
+                                        .org_id = b->org_id,
+                                        .scope = b->scope,
+                                        .start = from[i],
+                                        .end = to};
+        spent[i] = 0;
+    }
+    struct spend_sink sk = {.out = spent, .base = loads};
+    for (int k = SCOPE_ORG; k <= SCOPE_TAG && ok; k++)
+        ok = load_group(c, &sk, loads, n, LEDGER_LOAD_BUDGET, (enum scope_kind)k);
+    free(loads);
+    return ok;
+}
+
+bool verdicts_budgets(struct budget **out, size_t *n)
+{
+    struct budget *copy;
+
+    pthread_mutex_lock(&V.mu);
+    copy = malloc((V.set.n_budgets ? V.set.n_budgets : 1) * sizeof(*copy));
+    if (copy) {
+        if (V.set.n_budgets)
+            memcpy(copy, V.set.budgets, V.set.n_budgets * sizeof(*copy));
+        *n = V.set.n_budgets;
+        *out = copy;
+    }
+    pthread_mutex_unlock(&V.mu);
+    return copy != NULL;
 }
 
 /* ---- verdict counts ---- */

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 struct ingest_row;
+struct db_conn;
 
 /*
  * Creates the ledger, loads budgets, policies and spend (so the first
@@ -85,6 +86,23 @@ bool verdicts_team_within(int64_t id, int64_t root);
 void verdicts_count(int64_t org_id, int64_t team_id, const char *provider,
                     const char *requested_model, const struct verdict *v, money_t est_requested,
                     int64_t now);
+
+/*
+ * A copy of the enabled budgets the ledger was last given (malloc'd; the
+ * caller frees *out). False only when out of memory (nothing set).
+ */
+bool verdicts_budgets(struct budget **out, size_t *n) __attribute__((warn_unused_result));
+
+/*
+ * Committed spend of each of budgets[0..n) over [from[i], to), read the way
+ * the ledger loads spend: one statement per scope kind, on c (any
+ * connection). Scopes read from the hourly rollups (org, team, project,
+ * user) count whole hours, so from[i] is moved down to the top of its hour;
+ * key and tag scopes read events and keep it. Fills spent[0..n). False
+ * (the error kept on c) when a statement failed.
+ */
+bool verdicts_spend_window(struct db_conn *c, const struct budget *budgets, size_t n, int64_t *from,
+                           int64_t to, money_t *spent) __attribute__((warn_unused_result));
 
 /* Asks the sync thread to reload budgets and policies now (after a local change). */
 void verdicts_poke(void);

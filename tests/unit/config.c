@@ -654,7 +654,14 @@ Test(config, dump_defaults)
                            "hold-ttl = 600\n"
                            "ledger-reconcile = 10\n"
                            "ledger-stale = 60\n"
-                           "zoneinfo-dir = /usr/share/zoneinfo\n");
+                           "zoneinfo-dir = /usr/share/zoneinfo\n"
+                           "webhook-allow-private = false\n"
+                           "webhook-concurrency = 32\n"
+                           "webhook-per-endpoint = 4\n"
+                           "webhook-timeout = 15\n"
+                           "webhook-backoff-percent = 100\n"
+                           "alert-interval = 5\n"
+                           "public-url = http://127.0.0.1:8080\n");
     free(text);
     config_free(&c);
 }

@@ -198,3 +198,48 @@ Test(crypto, random_large)
     cr_expect_lt(zero_tail, 64, "the last 64 bytes were left zero");
     free(buf);
 }
+
+/* ---- HMAC-SHA-256 (RFC 4231) and base64 (RFC 4648) ------------------- */
+
+Test(crypto, hmac_sha256_rfc4231_case_2_in_parts)
+{
+    const void *parts[3] = {"what do ya", " want ", "for nothing?"};
+    size_t lens[3] = {10, 6, 12};
+    uint8_t mac[CRYPTO_SHA256_LEN];
+    char hex[2 * CRYPTO_SHA256_LEN + 1];
+
+    cr_assert(crypto_hmac_sha256("Jefe", 4, parts, lens, 3, mac));
+    crypto_hex(mac, sizeof(mac), hex);
+    cr_expect_str_eq(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+Test(crypto, b64_rfc4648_vectors_both_ways)
+{
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (int i = 0; i < 7; i++) {
+        char out[16];
+        uint8_t back[16];
+        size_t n = 99;
+        crypto_b64((const uint8_t *)plain[i], strlen(plain[i]), out);
+        cr_expect_str_eq(out, enc[i]);
+        cr_assert(crypto_b64_decode(enc[i], back, sizeof(back), &n), "%s", enc[i]);
+        cr_expect_eq(n, strlen(plain[i]));
+        cr_expect(!memcmp(back, plain[i], n));
+    }
+}
+
+Test(crypto, b64_decode_refuses_bad_input)
+{
+    uint8_t out[8];
+    size_t n = 77;
+    cr_expect(crypto_b64_decode("Zm9v", out, sizeof(out), &n) && n == 3);
+    cr_expect(crypto_b64_decode("Zg", out, sizeof(out), &n) && n == 1); /* padding optional */
+    cr_expect(!crypto_b64_decode("Zm9v-_", out, sizeof(out), &n));      /* url alphabet */
+    cr_expect(!crypto_b64_decode("Z", out, sizeof(out), &n));
+    cr_expect(!crypto_b64_decode("Zg=", out, sizeof(out), &n));
+    cr_expect(!crypto_b64_decode("Zh==", out, sizeof(out), &n)); /* stray bits */
+    cr_expect(!crypto_b64_decode("Zm9vYmFyYmF6", out, 8, &n));   /* 9 bytes > cap */
+    cr_expect(!crypto_b64_decode("Zm 9v", out, sizeof(out), &n));
+}
