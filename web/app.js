@@ -5,7 +5,7 @@
 // /v1/alerts and /v1/export/focus; renders with plain DOM and Chart.js.
 
 import { ApiError, clearKey, download, getJson, getKey, setKey } from './api.js';
-import { burnDown, destroyCharts, leverBars, stackedSpend } from './charts.js';
+import { burnDown, destroyCharts, drawCharts, leverBars, stackedSpend } from './charts.js';
 import { h, int, keyName, pct, section, stateBadge, sumDecimal, table, usd, usdUnit } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
@@ -518,7 +518,7 @@ async function render() {
   const crumbs = $('crumbs');
   crumbs.replaceChildren(
     h('a', { href: hashFor({ name: 'overview' }, range), 'aria-current': route.name === 'overview' ? 'page' : null }, 'Overview'),
-    route.name === 'team' ? h('span', {}, ' / ', h('span', { 'aria-current': 'page' }, `Team ${route.slug}`)) : null
+    ...(route.name === 'team' ? [h('span', {}, ' / ', h('span', { 'aria-current': 'page' }, `Team ${route.slug}`))] : [])
   );
   status('Loading…');
   $('main').setAttribute('aria-busy', 'true');
@@ -533,6 +533,7 @@ async function render() {
   document.title = `${view.title} · Tollgate`;
   $('view-title').textContent = view.title;
   $('main').replaceChildren(...view.nodes.filter(Boolean));
+  drawCharts();
   $('main').setAttribute('aria-busy', 'false');
   const errors = $('main').querySelectorAll('.error').length;
   status(errors ? `${view.title}: loaded, ${errors} part(s) could not be loaded.` : `${view.title}: loaded.`, errors > 0);

@@ -6,6 +6,7 @@ import { h, num, usd } from './ui.js';
 
 const Chart = window.Chart;
 const live = [];
+let pending = [];
 
 const PALETTE = ['#2f6fde', '#e8833a', '#2a9d6f', '#c43d6b', '#7a5cc7', '#c9a227', '#3aa6b9', '#8c6d46', '#6b7a8f'];
 
@@ -19,15 +20,20 @@ export function destroyCharts() {
   while (live.length) live.pop().destroy();
 }
 
+// Draws the charts built since the last call whose canvas is now in the
+// document (Chart.js needs its size): call it after inserting a view.
+export function drawCharts() {
+  const todo = pending;
+  pending = [];
+  for (const [canvas, config] of todo) if (Chart && canvas.isConnected) live.push(new Chart(canvas, config()));
+}
+
 // A figure with a canvas and a text alternative (the chart's data is in the
 // tables next to it; the label says what the chart shows).
 function figure(label, draw) {
   const canvas = h('canvas', { role: 'img', 'aria-label': label });
   const fig = h('figure', { class: 'chart' }, h('div', { class: 'chart-box' }, canvas), h('figcaption', {}, label));
-  // Draw once the canvas is in the document (Chart.js needs its size).
-  queueMicrotask(() => {
-    if (Chart) live.push(new Chart(canvas, draw()));
-  });
+  pending.push([canvas, draw]);
   return fig;
 }
 
