@@ -535,6 +535,10 @@ async function render() {
   $('main').replaceChildren(...view.nodes.filter(Boolean));
   drawCharts();
   $('main').setAttribute('aria-busy', 'false');
+  // For tests and scripts: which view is on screen, and how many renders
+  // have completed.
+  document.body.dataset.view = route.name === 'team' ? `team:${route.slug}` : 'overview';
+  document.body.dataset.rendered = String(gen);
   const errors = $('main').querySelectorAll('.error').length;
   status(errors ? `${view.title}: loaded, ${errors} part(s) could not be loaded.` : `${view.title}: loaded.`, errors > 0);
 }
