@@ -379,25 +379,32 @@ static const struct routing_policy *policy_by_id(int64_t id)
     return NULL;
 }
 
-/* Runs the loads of one (load kind, scope kind) group and sets the ledger. */
-static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_load *loads, size_t n,
-                       enum ledger_load_kind lk, enum scope_kind k)
+/*
+ * Runs the one statement of a (load kind, scope kind) group: the loads of
+ * that kind in loads[0..n), each over its own [start, end) or, when window
+ * is set, over window[0]..window[1]. Each row's first column is the load's
+ * id or, with by_index, its index in loads. *res is NULL when the group is
+ * empty. False on a failed query (the error stays on c) or out of memory.
+ */
+static bool group_query(struct db_conn *c, const struct ledger_load *loads, size_t n,
+                        enum ledger_load_kind lk, enum scope_kind k, const int64_t *window,
+                        bool by_index, PGresult **res)
 {
     char *arr[7] = {0}, sql[2048];
     size_t len[7] = {0}, cap[7] = {0}, count = 0;
     bool ok = false;
-    PGresult *r = NULL;
 
+    *res = NULL;
     for (size_t i = 0; i < n; i++) {
         const struct ledger_load *L = &loads[i];
         char v[5][24];
         if (L->kind != lk || L->scope.kind != k)
             continue;
-        snprintf(v[0], 24, "%" PRId64, L->id);
+        snprintf(v[0], 24, "%" PRId64, by_index ? (int64_t)i : L->id);
         snprintf(v[1], 24, "%" PRId64, L->org_id);
         snprintf(v[2], 24, "%" PRId64, L->scope.id);
-        snprintf(v[3], 24, "%" PRId64, L->start);
-        snprintf(v[4], 24, "%" PRId64, L->end);
+        snprintf(v[3], 24, "%" PRId64, window ? window[0] : L->start);
+        snprintf(v[4], 24, "%" PRId64, window ? window[1] : L->end);
         for (int j = 0; j < 5; j++)
             if (!arr_add(&arr[j], &len[j], &cap[j], v[j], false))
                 goto out;
@@ -406,15 +413,60 @@ static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_lo
             goto out;
         count++;
     }
-    if (!count)
-        return true;
+    if (!count) {
+        ok = true;
+        goto out;
+    }
     for (int j = 0; j < 7; j++)
         strcpy(arr[j] + len[j], "}");
     load_sql(lk, k, sql, sizeof(sql));
-    if (!(r = db_query(c, sql, 7, (const char *const *)arr))) {
+    ok = (*res = db_query(c, sql, 7, (const char *const *)arr)) != NULL;
+out:
+    for (int j = 0; j < 7; j++)
+        free(arr[j]);
+    return ok;
+}
+
+bool verdicts_spend_window(struct db_conn *c, const struct ledger_load *loads, size_t n, int64_t lo,
+                           int64_t hi, money_t *out)
+{
+    const int64_t window[2] = {lo, hi};
+    money_t *sum = calloc(n ? n : 1, sizeof(*sum));
+
+    if (!sum)
+        return false;
+    for (int k = SCOPE_ORG; k <= SCOPE_TAG; k++) {
+        PGresult *r;
+        if (!group_query(c, loads, n, LEDGER_LOAD_BUDGET, (enum scope_kind)k, window, true, &r)) {
+            free(sum);
+            return false;
+        }
+        for (int i = 0; r && i < PQntuples(r); i++) {
+            long long j = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+            money_t v;
+            if (j >= 0 && (size_t)j < n && money_parse_usd(PQgetvalue(r, i, 1), MONEY_SCALE, &v))
+                sum[j] = v;
+        }
+        PQclear(r);
+    }
+    memcpy(out, sum, n * sizeof(*sum));
+    free(sum);
+    return true;
+}
+
+/* Runs the loads of one (load kind, scope kind) group and sets the ledger. */
+static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_load *loads, size_t n,
+                       enum ledger_load_kind lk, enum scope_kind k)
+{
+    bool ok = false;
+    PGresult *r = NULL;
+
+    if (!group_query(c, loads, n, lk, k, NULL, false, &r)) {
         log_warn(NULL, "verdicts: loading spend: %s", db_conn_error(c));
         goto out;
     }
+    if (!r)
+        return true;
     if (lk == LEDGER_LOAD_BUDGET) {
         for (int i = 0; i < PQntuples(r); i++) {
             money_t spent;
@@ -455,8 +507,6 @@ static bool load_group(struct db_conn *c, uint64_t epoch, const struct ledger_lo
     ok = true;
 out:
     PQclear(r);
-    for (int j = 0; j < 7; j++)
-        free(arr[j]);
     return ok;
 }
 

@@ -86,6 +86,18 @@ void verdicts_count(int64_t org_id, int64_t team_id, const char *provider,
                     const char *requested_model, const struct verdict *v, money_t est_requested,
                     int64_t now);
 
+/*
+ * The committed spend (effective cost) of each load's scope in [lo, hi)
+ * (their own start and end are ignored; only kind LEDGER_LOAD_BUDGET is
+ * read), read on c with one statement per scope kind, as the ledger loads
+ * it: hourly rollups from the hour lo falls in, raw events for key and tag
+ * scopes. Fills out[0..n) on success; on failure (the error on c, or out of
+ * memory) returns false and leaves out untouched.
+ */
+struct db_conn;
+bool verdicts_spend_window(struct db_conn *c, const struct ledger_load *loads, size_t n, int64_t lo,
+                           int64_t hi, money_t *out) __attribute__((warn_unused_result));
+
 /* Asks the sync thread to reload budgets and policies now (after a local change). */
 void verdicts_poke(void);
 
