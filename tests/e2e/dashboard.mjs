@@ -189,7 +189,7 @@ async function main() {
     await rendered('team:support');
     check('team URL', new URL(page.url()).hash, '#/teams/support');
     const models = await page.$$eval('#models-table tbody tr td:first-child', (c) => c.map((x) => x.textContent.trim()));
-    check('support models', models.sort(), ['claude-sonnet-4-5', 'gpt-4o']);
+    check('support models', models.sort(), ['anthropic/claude-sonnet-4-5', 'openai/gpt-4o']);
     check('support spend card', (await page.textContent('#total-spend dd'))?.trim(), dollars(spend.month.support));
     check('team page: the savings levers', (await page.$$('#savings-levers tbody tr')).length, 4);
     await shot('team');
