@@ -52,8 +52,13 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit_%)
 IT_SRC     := $(wildcard tests/integration/*.c)
 IT_BIN     := $(B)/tests/integration
 
+# The dashboard's third-party scripts, copied from node_modules (npm ci)
+# into web/vendor/ (build output, not in git): the page loads nothing from
+# the network.
+WEB_VENDOR := web/vendor/chart.umd.js
+
 .PHONY: all deps run stop test unit integration e2e fuzz fuzz-regress bench format format-check compdb clean
-all: $(B)/tollgate
+all: $(B)/tollgate $(WEB_VENDOR)
 
 deps:
 	@scripts/deps.sh
@@ -115,7 +120,11 @@ node_modules/.package-lock.json: package-lock.json package.json | deps
 	npm ci --no-audit --no-fund
 	@touch $@
 
-e2e: $(B)/tollgate node_modules/.package-lock.json
+web/vendor/chart.umd.js: node_modules/.package-lock.json
+	@mkdir -p $(dir $@)
+	cp node_modules/chart.js/dist/chart.umd.js $@
+
+e2e: $(B)/tollgate node_modules/.package-lock.json $(WEB_VENDOR)
 	@set -e; for t in $(E2E_TESTS); do tests/with-pg.sh tests/e2e/run.sh $(B)/tollgate $$t; done
 
 test: unit integration e2e fuzz-regress
@@ -145,7 +154,7 @@ fuzz-regress: $(FUZZ_BIN)
 	    || { echo "fuzz-regress: $$n failed on its corpus"; $$f -runs=0 tests/corpus/$$n; exit 1; }; \
 	  echo "fuzz-regress: $$n: $$(ls tests/corpus/$$n | wc -l) inputs ok"; fi; done
 
-run: $(B)/tollgate
+run: $(B)/tollgate $(WEB_VENDOR)
 	@scripts/run.sh $(B)/tollgate
 
 stop:
@@ -165,6 +174,6 @@ compdb:
 	@echo "wrote compile_commands.json"
 
 clean:
-	rm -rf build
+	rm -rf build web/vendor
 
 -include $(SERVER_OBJ:.o=.d)

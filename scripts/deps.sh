@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages Tollgate needs (build, test, fuzz, local Postgres).
+# Install the Debian packages Tollgate needs (build, test, fuzz, local Postgres,
+# and chromium for the dashboard's browser test).
 #
 # Usage: scripts/deps.sh
 #
@@ -31,6 +32,7 @@ PACKAGES=(
 	ca-certificates
 	clang
 	clang-format
+	chromium
 )
 
 export DEBIAN_FRONTEND=noninteractive

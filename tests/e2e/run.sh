@@ -97,7 +97,7 @@ INGEST_KEY=$("$TG" keys create --role ingest --name e2e-ingest --database-url "$
 	{ cat "$TMP/setup.log" >&2 && die "tollgate keys create printed no secret"; }
 
 mkdir -p "$TMP/spool"
-"$TG" serve --listen 127.0.0.1:0 --database-url "$URL" --spool-dir "$TMP/spool" \
+"$TG" serve --listen 127.0.0.1:0 --database-url "$URL" --spool-dir "$TMP/spool" --web-dir "$ROOT/web" \
 	--log-level info 2>"$TMP/server.log" &
 SERVER_PID=$!
 PORT=
