@@ -557,3 +557,59 @@ Test(webhooks, admin_api_validates_and_hides_secrets)
     th_http(f.s, "GET", th_fmt("/v1/admin/webhooks/%lld", id), f.admin, NULL, NULL, &r);
     th_assert_error(&r, 404, "not_found", NULL);
 }
+
+/* Ingest pushes a team past 50, 80 and 100% of its budget: each threshold is delivered once,
+ * signed. */
+Test(webhooks, real_spend_fires_each_threshold_once, .timeout = 120)
+{
+    struct fx f;
+    struct th_resp r;
+    f.url = th_db_priced();
+    f.admin = th_admin_key(f.url);
+    f.s = th_server_start(f.url, "--webhook-allow-private", "--webhook-backoff-percent", "1",
+                          "--alert-interval", "1", NULL);
+    f.rx = rx_start();
+    const char *ingest = th_cli_key(f.url, "ingest", NULL);
+    th_create_team(f.s, f.admin, "search", NULL, NULL);
+    webhook(&f, "/spend", ",\"kinds\":[\"threshold\"],\"team\":\"search\"");
+    th_http(f.s, "POST", "/v1/admin/budgets", f.admin, "application/json",
+            "{\"name\":\"search-month\",\"scope\":{\"team\":\"search\"},\"amount_usd\":\"1\","
+            "\"period\":\"month\",\"thresholds\":[{\"at\":50,\"action\":\"alert\"},"
+            "{\"at\":80,\"action\":\"downgrade\"},{\"at\":100,\"action\":\"deny\"}]}",
+            &r);
+    th_assert_status(&r, 201);
+    for (int i = 0; i < 100; i++) {
+        th_http(f.s, "GET", "/v1/admin/budgets/search-month", f.admin, NULL, NULL, &r);
+        if (json_is_true(json_object_get(json_object_get(r.json, "status"), "loaded")))
+            break;
+        usleep(100000);
+    }
+    /* gpt-4o, 100,000 input tokens: USD 0.25 a call. */
+    for (int i = 0; i < 5; i++) {
+        th_json(f.s, "POST", "/v1/usage", ingest, &r,
+                "{\"id\":\"s%d\",\"team\":\"search\",\"provider\":\"openai\",\"model\":\"gpt-4o\","
+                "\"input_tokens\":100000}",
+                i);
+        th_assert_status(&r, 200);
+        if (i == 2) /* USD 0.75: past 50% only */
+            rx_wait(f.rx, "/spend", 1, 15000);
+    }
+    json_t *got = rx_wait(f.rx, "/spend", 3, 15000); /* USD 1.25: 80% and 100% too */
+    sleep(3);                                        /* a few more evaluator rounds */
+    got = rx_received(f.rx, "/spend");
+    cr_assert_eq(json_array_size(got), 3, "%zu deliveries, not 3", json_array_size(got));
+    bool seen[3] = {false};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *req = json_array_get(got, i);
+        json_t *body = json_loads(th_jstr(req, "body"), 0, NULL),
+               *data = json_object_get(body, "data");
+        long pct = (long)json_number_value(json_object_get(data, "threshold_percent"));
+        cr_expect(json_is_true(json_object_get(req, "verified")), "an unverified signature");
+        cr_expect_str_eq(th_jstr(body, "type"), "budget.threshold");
+        cr_expect_str_eq(th_jstr(data, "limit_usd"), "1.00");
+        seen[0] |= pct == 50, seen[1] |= pct == 80, seen[2] |= pct == 100;
+        json_decref(body);
+    }
+    cr_expect(seen[0] && seen[1] && seen[2], "thresholds seen: 50 %d, 80 %d, 100 %d", seen[0],
+              seen[1], seen[2]);
+}
