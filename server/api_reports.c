@@ -10,6 +10,7 @@
  * only. Handlers run on MHD worker threads; nothing here is shared.
  */
 #include "api.h"
+#include "alerts.h"
 #include "event.h"
 #include "ledger.h"
 #include "period.h"
@@ -670,22 +671,21 @@ out:
 
 /* ---- 2. budgets ---- */
 
-#define FORECAST_MIN_ELAPSED (6 * 3600)
-#define FORECAST_WINDOW      (24 * 3600)
-
 struct bud {
     const struct budget *b;
-    int64_t start, end, wlo; /* the period; the start of the forecast window */
-    money_t spent, reserved, recent;
+    int64_t start, end; /* the period */
+    money_t spent, reserved, projected;
     bool need_spent, forecast;
 };
 
 /*
  * Fills out[i] with the spend of items[i]'s budget scope in [lo[i], hi) for
  * every i with want[i], through verdicts_spend_window (one statement per
- * scope kind). False when a query fails (the error on c) or out of memory.
+ * scope kind), and moves lo[i] to where the window really began (rollups
+ * count whole hours). False when a query fails (the error on c) or out of
+ * memory.
  */
-static bool spend_windows(struct db_conn *c, const struct bud *items, size_t n, const int64_t *lo,
+static bool spend_windows(struct db_conn *c, const struct bud *items, size_t n, int64_t *lo,
                           int64_t hi, const bool *want, money_t *out)
 {
     struct budget *bs = calloc(n ? n : 1, sizeof(*bs));
@@ -703,7 +703,7 @@ static bool spend_windows(struct db_conn *c, const struct bud *items, size_t n, 
     }
     ok = ok && verdicts_spend_window(c, bs, m, from, hi, got);
     for (size_t k = 0; ok && k < m; k++)
-        out[idx[k]] = got[k];
+        out[idx[k]] = got[k], lo[idx[k]] = from[k];
     free(bs);
     free(from);
     free(idx);
@@ -784,18 +784,25 @@ void api_reports_budgets(struct http_req *r)
     }
     for (size_t i = 0; i < n; i++) {
         struct bud *it = &items[i];
-        int64_t elapsed = now - it->start, len = it->end - it->start;
-        int64_t min = len / 10 > FORECAST_MIN_ELAPSED ? len / 10 : FORECAST_MIN_ELAPSED;
         if (want[i])
             it->spent = got[i];
-        it->wlo = elapsed > FORECAST_WINDOW ? now - now % 3600 - FORECAST_WINDOW : it->start;
-        it->forecast = elapsed >= min && now < it->end && it->spent > 0 && now > it->wlo;
-        lo[i] = it->wlo, want[i] = it->forecast;
+        lo[i] = alerts_rate_from(it->start, now);
+        want[i] = it->spent > 0 && it->start <= now && now < it->end;
     }
-    /* The recent spend the forecast runs on. */
+    /* The recent spend the forecast runs on: the same method as forecast alerts. */
     if (!spend_windows(c, items, n, lo, now, want, got)) {
         http_reply_db_error(r, c);
         goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct alerts_budget_state st = {.b = items[i].b,
+                                         .start = items[i].start,
+                                         .end = items[i].end,
+                                         .now = now,
+                                         .spent = items[i].spent,
+                                         .recent = got[i],
+                                         .recent_from = lo[i]};
+        items[i].forecast = want[i] && alerts_forecast(&st, &items[i].projected);
     }
     if (csv)
         csv_header(&w, (const char *const[]){"id", "name", "scope_kind", "scope_name",
@@ -816,8 +823,7 @@ void api_reports_budgets(struct http_req *r)
         json_t *tj = json_array();
 
         if (it->forecast)
-            forecast = round_cents(it->spent +
-                                   got[i] * (money_t)(it->end - now) / (money_t)(now - it->wlo));
+            forecast = round_cents(it->projected);
         if (it->spent >= b->amount)
             state = "over";
         else if (it->spent * 10000 >= b->amount * lowest || (it->forecast && forecast > b->amount))
