@@ -640,6 +640,14 @@ print_tables() {
 
 # --- Run --------------------------------------------------------------------
 
+# BENCH=reports runs only the reports benchmark (scripts/bench-reports.sh);
+# BENCH=http-ingest only the ones above; unset runs them all.
+case ${BENCH:-all} in
+reports) exec "$ROOT/scripts/bench-reports.sh" "$BUILD" ;;
+all | http-ingest) ;;
+*) die "BENCH must be reports, http-ingest or unset (got '$BENCH')" ;;
+esac
+
 ensure_wrk
 build_raw_mhd
 build_loadgen
@@ -932,3 +940,7 @@ echo "  protobuf-c: $OTLP_BODY-byte requests of $BATCH_EVENTS spans. tollgate de
 echo "  spans (ingest/genai.c), then prices and commits them as the batches. Its ceiling column is"
 echo "  the native batches' figure of this run (not a ceiling: the ratio is what OTLP costs over JSON)."
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ ${BENCH:-all} == all ]]; then
+	echo
+	"$ROOT/scripts/bench-reports.sh" "$BUILD"
+fi
