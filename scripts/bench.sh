@@ -69,8 +69,9 @@
 # BENCH_BATCH_CONNECTIONS (8), BENCH_SINGLE_CONNECTIONS (64),
 # BENCH_KEEP_LOGS=1 keeps the temp folder's logs. BENCH picks what runs, as
 # a comma-separated list of http (the HTTP benchmarks), verdict, batch,
-# single and otlp (the ingest benchmarks), or ingest (all three); the
-# default runs all.
+# single and otlp (the ingest benchmarks), or ingest (all three), and
+# reports (scripts/bench-reports.sh: its own cluster and 10 million events,
+# a few minutes of setup); the default runs all.
 set -euo pipefail
 
 DURATION=${BENCH_DURATION:-10s}
@@ -87,7 +88,7 @@ VERDICT_TEAMS=1000        # teams the verdict load rotates over, 3 budgets each
 VERDICT_SCOPES=10000      # teams with a budget (the ledger loaded at start)
 VERDICT_HOLD_TTL=60       # seconds; holds of the reserving run outlive it
 TARGET_VERDICT_RATIO=0.75 # of the raw_verdict ceiling, reservations off
-SELECTED=${BENCH:-http,verdict,batch,single,otlp}
+SELECTED=${BENCH:-http,verdict,batch,single,otlp,reports}
 SELECTED=${SELECTED//ingest/batch,single,otlp}
 # What an unselected benchmark leaves in the report.
 CHECK_BATCH="(batches not run)" CHECK_COPY="(COPY not run)" CHECK_SINGLE="(single events not run)"
@@ -117,10 +118,10 @@ for d in "$CONNECTIONS" "$BATCH_CONNECTIONS" "$SINGLE_CONNECTIONS"; do
 		die "BENCH_CONNECTIONS, BENCH_BATCH_CONNECTIONS and BENCH_SINGLE_CONNECTIONS are positive numbers (got '$d')"
 done
 for b in ${SELECTED//,/ }; do
-	[[ $b =~ ^(http|verdict|batch|single|otlp)$ ]] ||
-		die "BENCH is a list of http, verdict, ingest, batch, single and otlp (got '$BENCH')"
+	[[ $b =~ ^(http|verdict|batch|single|otlp|reports)$ ]] ||
+		die "BENCH is a list of http, verdict, ingest, batch, single, otlp and reports (got '$BENCH')"
 done
-# selected NAME: whether the benchmark NAME (http, verdict, batch, single or otlp) runs.
+# selected NAME: whether the benchmark NAME (http, verdict, batch, single, otlp or reports) runs.
 selected() { [[ ,$SELECTED, == *,$1,* ]]; }
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$(cd -- "$1" 2>/dev/null && pwd) || die "no build folder '$1'"
@@ -774,6 +775,9 @@ print_tables() {
 
 # --- Run --------------------------------------------------------------------
 
+# The reports benchmark runs on a cluster of its own, after the others.
+[[ $SELECTED != reports ]] || exec "$ROOT/scripts/bench-reports.sh" "$BUILD"
+
 ensure_wrk
 build_raw_mhd
 build_raw_verdict
@@ -1163,4 +1167,9 @@ if selected batch || selected single || selected otlp; then
 	echo "  spans (ingest/genai.c), then prices and commits them as the batches. Its ceiling column is"
 	echo "  the native batches' figure of this run (not a ceiling: the ratio is what OTLP costs over JSON)."
 	echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
+
+if selected reports; then
+	echo
+	"$ROOT/scripts/bench-reports.sh" "$BUILD"
 fi

@@ -961,8 +961,7 @@ static bool mix_in_scope(const struct routing_policy *p, int64_t team, int64_t p
 }
 
 /* The tier_mix member: every policy with a target mix that the key may see. */
-static json_t *tier_mix(struct http_req *r, struct rq *q, const struct policy_set *set,
-                        PGresult *rows)
+static json_t *tier_mix(const struct rq *q, const struct policy_set *set, PGresult *rows)
 {
     json_t *out = json_array();
 
@@ -970,17 +969,14 @@ static json_t *tier_mix(struct http_req *r, struct rq *q, const struct policy_se
         const struct routing_policy *p = &set->policies[i];
         money_t spend[POLICY_TIERS_MAX] = {0}, total = 0;
         int64_t reqs[POLICY_TIERS_MAX] = {0}, total_reqs = 0;
-        json_t *tiers = json_array();
+        json_t *tiers;
 
-        if (!p->mix_set)
+        /* org mixes are shown over the report's rows; team and project ones inside its subtree */
+        if (!p->mix_set || !(p->scope.kind == SCOPE_ORG ||
+                             ((p->scope.kind == SCOPE_TEAM || p->scope.kind == SCOPE_PROJECT) &&
+                              (!q->root || verdicts_team_within(p->scope.id, q->root)))))
             continue;
-        if (q->root &&
-            !((p->scope.kind == SCOPE_TEAM || p->scope.kind == SCOPE_PROJECT) &&
-              verdicts_team_within(p->scope.id, r->key.team_id ? r->key.team_id : q->root)) &&
-            !(p->scope.kind == SCOPE_ORG && !r->key.team_id)) {
-            json_decref(tiers);
-            continue;
-        }
+        tiers = json_array();
         for (int k = 0; k < PQntuples(rows); k++) {
             int tier = policy_tier_of(p, val(rows, k, 2), val(rows, k, 3));
             if (tier < 0 || !mix_in_scope(p, int_of(val(rows, k, 0)), int_of(val(rows, k, 1))))
@@ -1068,8 +1064,8 @@ void api_reports_savings(struct http_req *r)
                   jusd(eff), "saved_usd", jusd(list - eff), "levers", "routing_usd",
                   jusd(list - eff - caching - batch), "caching_usd", jusd(caching), "batch_usd",
                   jusd(batch), "context_usd", jusd(context), "by_team", by_team, "tier_mix",
-                  tier_mix(r, &q, &set, mres), "verdicts", "allow", (json_int_t)counts[0],
-                  "downgrade", (json_int_t)counts[1], "deny", (json_int_t)counts[2]);
+                  tier_mix(&q, &set, mres), "verdicts", "allow", (json_int_t)counts[0], "downgrade",
+                  (json_int_t)counts[1], "deny", (json_int_t)counts[2]);
     http_reply_json(r, 200, out);
 out:
     PQclear(res);
