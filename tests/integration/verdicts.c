@@ -428,7 +428,7 @@ static void *client_main(void *arg)
     return NULL;
 }
 
-Test(verdicts, no_overshoot_under_64_concurrent_clients, .timeout = 120)
+Test(verdicts, no_overshoot_under_64_concurrent_clients)
 {
     struct fx f;
     struct client cl[CLIENTS];
@@ -515,7 +515,7 @@ Test(verdicts, envoy_ext_authz)
     th_assert_error(&r, 400, "missing_field", "model");
 }
 
-Test(verdicts, postgres_down_answers_from_memory_then_fail_modes, .timeout = 120)
+Test(verdicts, postgres_down_answers_from_memory_then_fail_modes)
 {
     struct fx f;
     struct th_proc p;

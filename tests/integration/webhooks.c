@@ -560,7 +560,7 @@ Test(webhooks, admin_api_validates_and_hides_secrets)
 
 /* Ingest pushes a team past 50, 80 and 100% of its budget: each threshold is delivered once,
  * signed. */
-Test(webhooks, real_spend_fires_each_threshold_once, .timeout = 120)
+Test(webhooks, real_spend_fires_each_threshold_once)
 {
     struct fx f;
     struct th_resp r;
