@@ -98,7 +98,7 @@ $(B)/tests/unit_%: tests/unit/%.c $(wildcard server/*.[ch] ingest/*.[ch] policie
 
 $(IT_BIN): $(IT_SRC) tests/harness.c tests/harness.h | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $(IT_SRC) tests/harness.c $(LDLIBS) -lcurl -lcriterion $(LDFLAGS)
+	$(CC) $(CFLAGS) -Itests -o $@ $(IT_SRC) tests/harness.c $(LDLIBS) -lcriterion $(LDFLAGS)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do $$t --jobs=2 --short-filename; done

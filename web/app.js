@@ -64,14 +64,8 @@ async function loadAll(requests) {
   return out;
 }
 
-// /v1/alerts may not exist on this server: a 404 means "no alerts".
 async function alerts(params) {
-  try {
-    return (await getJson('/v1/alerts', params)).alerts ?? [];
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 404) return [];
-    throw e;
-  }
+  return (await getJson('/v1/alerts', params)).alerts ?? [];
 }
 
 // ---- sign-in -------------------------------------------------------------
