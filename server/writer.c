@@ -1,8 +1,11 @@
 /*
- * writer: see writer.h. One thread, one connection. Rows travel to Postgres
- * as COPY text lines into a temporary staging table; the same lines are the
- * spool file's records, so a replay is the same code path as a live write.
- * Only the writer thread touches its connection and the spool file.
+ * writer: see writer.h. Each lane is one thread on its own connection. A
+ * live group claims its ids with one array INSERT and COPYs the accepted
+ * rows straight into usage_events (the live path, below). The spool file's
+ * records are COPY text lines of a temporary staging table, and a replay
+ * goes through that table and one set-based statement (write_lines). Only
+ * a lane's thread touches its connection; the spool file is shared under
+ * spool_mu.
  */
 #include "writer.h"
 
@@ -28,11 +31,29 @@
 
 struct writer;
 
+#define MONTHS_MAX 32
+#define USERS_MAX  (1u << 20) /* known users kept per connection; then forgotten */
+
+struct user_slot {
+    int64_t org_id, id; /* id 0: empty slot */
+    char *ext;
+};
+
+/* What one connection knows; only its writer touches it. */
+struct known {
+    bool prepared;          /* the statements below are prepared on the connection */
+    int months[MONTHS_MAX]; /* year * 12 + month - 1 of partitions known to exist */
+    int n_months;
+    struct user_slot *users; /* open addressing, cap a power of two */
+    size_t cap, n;
+};
+
 /* One writer thread and its own connection. */
 struct lane {
     struct writer *w;
     PGconn *pg;
     bool staged;         /* the staging table exists on pg */
+    struct known known;  /* what the live path knows on pg */
     time_t next_connect; /* back off reconnects while Postgres is down */
     pthread_t thread;
     bool started;
@@ -268,9 +289,10 @@ static bool run(PGconn *pg, const char *sql, char *err, size_t errlen)
 }
 
 /* Sends lines (already joined, each ending in '\n') through COPY. */
-static bool copy_in(PGconn *pg, const char *data, size_t len, char *err, size_t errlen)
+static bool copy_in(PGconn *pg, const char *sql, const char *data, size_t len, char *err,
+                    size_t errlen)
 {
-    PGresult *r = PQexec(pg, copy_sql);
+    PGresult *r = PQexec(pg, sql);
     bool ok = PQresultStatus(r) == PGRES_COPY_IN;
 
     PQclear(r);
@@ -341,7 +363,7 @@ static bool write_lines(PGconn *pg, bool *staged, const char *data, size_t len, 
     }
     if (!run(pg, "BEGIN", err, errlen))
         return false;
-    if (!copy_in(pg, data, len, err, errlen) || !apply(pg, outcome, n, err, errlen) ||
+    if (!copy_in(pg, copy_sql, data, len, err, errlen) || !apply(pg, outcome, n, err, errlen) ||
         !run(pg, "COMMIT", err, errlen)) {
         PQclear(PQexec(pg, "ROLLBACK"));
         return false;
@@ -387,22 +409,680 @@ static bool conn_lost(PGconn *pg)
     return !pg || PQstatus(pg) != CONNECTION_OK;
 }
 
+/* ---- the live path: rows straight into usage_events ---- */
+
+/*
+ * Live groups skip the staging table: the writer claims the ids with one
+ * array INSERT, COPYs the accepted rows straight into usage_events, and
+ * upserts the rollups it has summed itself, one row per rollup key. It
+ * knows the user ids and the month partitions it has seen before (users
+ * are never deleted; a partition it knew of that is gone makes the group
+ * fail, which forgets them all), so those statements run only when
+ * something is new. The spool, whose records are staging lines, still
+ * goes through the staging table (write_lines).
+ */
+
+enum stmt { ST_CLAIM, ST_STORED, ST_USERS_ADD, ST_USERS_GET, ST_ROLLUP, ST_PARTITION, ST_COUNT };
+
+static const struct {
+    const char *name, *sql;
+    int nparams;
+} stmts[ST_COUNT] = {
+    /* Claims the ids, in key order so that concurrent writers lock in the same order. */
+    [ST_CLAIM] = {"tollgate_claim",
+                  "INSERT INTO usage_event_ids (org_id, event_id, ts, content_hash)"
+                  " SELECT o, e, t, h FROM unnest($1::bigint[], $2::text[], $3::timestamptz[],"
+                  " $4::bytea[]) AS x(o, e, t, h) ORDER BY o, e"
+                  " ON CONFLICT DO NOTHING RETURNING org_id, event_id",
+                  4},
+    /* The stored content of ids claimed before (a new statement: it sees them committed). */
+    [ST_STORED] = {"tollgate_stored",
+                   "SELECT i.org_id, i.event_id, i.content_hash FROM usage_event_ids i"
+                   " JOIN unnest($1::bigint[], $2::text[]) AS x(o, e)"
+                   " ON i.org_id = x.o AND i.event_id = x.e",
+                   2},
+    [ST_USERS_ADD] = {"tollgate_users_add",
+                      "INSERT INTO users (org_id, external_id, team_id)"
+                      " SELECT o, e, t FROM unnest($1::bigint[], $2::text[], $3::bigint[])"
+                      " AS x(o, e, t) ORDER BY o, e ON CONFLICT DO NOTHING",
+                      3},
+    /* Its own statement, so that it also sees users another writer just made. */
+    [ST_USERS_GET] = {"tollgate_users_get",
+                      "SELECT u.org_id, u.external_id, u.id FROM users u"
+                      " JOIN unnest($1::bigint[], $2::text[]) AS x(o, e)"
+                      " ON u.org_id = x.o AND u.external_id = x.e",
+                      2},
+    [ST_ROLLUP] = {"tollgate_rollup",
+                   "INSERT INTO spend_hourly AS h " ROLLUP_COLUMNS
+                   " SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[],"
+                   " $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[],"
+                   " $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],"
+                   " $15::bigint[], $16::bigint[], $17::bigint[], $18::numeric[], $19::numeric[])"
+                   " ORDER BY 1, 2, 3, 4, 5, 6, 7, 8" ROLLUP_ADD,
+                   19},
+    [ST_PARTITION] = {"tollgate_partition", "SELECT usage_events_ensure_partition($1)", 1},
+};
+
+static const char copy_events_sql[] =
+    "COPY usage_events (org_id, event_id, ts, team_id, project_id, user_id, api_key_id, provider,"
+    " model, raw_provider, raw_model, requested_model, request_id, status, latency_ms, mode,"
+    " input_uncached, cache_read, cache_write_5m, cache_write_1h, output, reasoning, list_cost,"
+    " effective_cost, price_id, tags, source, content_hash) FROM STDIN";
+
+static uint64_t key_hash(int64_t org_id, const char *s)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)org_id;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static void known_forget_users(struct known *k)
+{
+    for (size_t i = 0; i < k->cap; i++)
+        free(k->users[i].ext);
+    free(k->users);
+    k->users = NULL;
+    k->cap = k->n = 0;
+}
+
+/* Forgets everything: after a reconnect, or a failed group. */
+static void known_reset(struct known *k, bool keep_users)
+{
+    k->prepared = false;
+    k->n_months = 0;
+    if (!keep_users)
+        known_forget_users(k);
+}
+
+/* The user's id, or 0 when not known. */
+static int64_t known_user(const struct known *k, int64_t org_id, const char *ext)
+{
+    if (!k->cap)
+        return 0;
+    for (size_t i = key_hash(org_id, ext) & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
+        const struct user_slot *s = &k->users[i];
+        if (!s->id)
+            return 0;
+        if (s->org_id == org_id && strcmp(s->ext, ext) == 0)
+            return s->id;
+    }
+}
+
+/* Remembers a user; on failure (out of memory) nothing is remembered. */
+static void known_add_user(struct known *k, int64_t org_id, const char *ext, int64_t id)
+{
+    if (known_user(k, org_id, ext))
+        return;
+    if (k->n >= USERS_MAX)
+        known_forget_users(k);
+    if (2 * (k->n + 1) > k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 1024;
+        struct user_slot *slots = calloc(cap, sizeof(*slots));
+        if (!slots)
+            return;
+        for (size_t i = 0; i < k->cap; i++) {
+            struct user_slot *s = &k->users[i];
+            if (!s->id)
+                continue;
+            size_t j = key_hash(s->org_id, s->ext) & (cap - 1);
+            while (slots[j].id)
+                j = (j + 1) & (cap - 1);
+            slots[j] = *s;
+        }
+        free(k->users);
+        k->users = slots;
+        k->cap = cap;
+    }
+    char *copy = strdup(ext);
+    if (!copy)
+        return;
+    size_t i = key_hash(org_id, ext) & (k->cap - 1);
+    while (k->users[i].id)
+        i = (i + 1) & (k->cap - 1);
+    k->users[i] = (struct user_slot){org_id, id, copy};
+    k->n++;
+}
+
+static int month_of(int64_t ts_us)
+{
+    int64_t secs = ts_us / 1000000 - (ts_us % 1000000 < 0);
+    time_t t = (time_t)secs;
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    return (tm.tm_year + 1900) * 12 + tm.tm_mon;
+}
+
+static bool known_month(const struct known *k, int m)
+{
+    for (int i = 0; i < k->n_months; i++)
+        if (k->months[i] == m)
+            return true;
+    return false;
+}
+
+/* A Postgres array literal, built element by element. */
+struct arr {
+    struct line l;
+    size_t n;
+    bool done;
+};
+
+static void arr_raw(struct arr *a, const char *s)
+{
+    put(&a->l, a->n++ ? "," : "{", 1);
+    put(&a->l, s, strlen(s));
+}
+
+static void arr_int(struct arr *a, int64_t v, bool zero_null)
+{
+    char buf[24];
+    if (zero_null && v == 0) {
+        arr_raw(a, "NULL");
+        return;
+    }
+    snprintf(buf, sizeof(buf), "%" PRId64, v);
+    arr_raw(a, buf);
+}
+
+/* A quoted element: only " and \ need a backslash inside the quotes. */
+static void arr_str(struct arr *a, const char *s)
+{
+    put(&a->l, a->n++ ? ",\"" : "{\"", 2);
+    while (*s) {
+        size_t run = strcspn(s, "\"\\");
+        put(&a->l, s, run);
+        s += run;
+        if (!*s)
+            break;
+        put(&a->l, "\\", 1);
+        put(&a->l, s, 1);
+        s++;
+    }
+    put(&a->l, "\"", 1);
+}
+
+static void arr_money(struct arr *a, money_t v)
+{
+    char buf[MONEY_BUF];
+    money_format_usd(v, 0, buf);
+    arr_raw(a, buf);
+}
+
+static void arr_time(struct arr *a, int64_t us)
+{
+    char ts[40];
+    event_format_time(us, ts);
+    arr_raw(a, ts);
+}
+
+/* Closes the literal; NULL when out of memory. */
+static const char *arr_done(struct arr *a)
+{
+    if (!a->done)
+        put(&a->l, a->n ? "}" : "{}", a->n ? 1 : 2);
+    a->done = true;
+    return a->l.oom ? NULL : a->l.p;
+}
+
+static void arrs_free(struct arr *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(a[i].l.p);
+}
+
+/* Runs a live path statement; NULL with the reason in err when it failed. */
+static PGresult *exec_stmt(PGconn *pg, const struct known *k, enum stmt s,
+                           const char *const *values, char *err, size_t errlen)
+{
+    PGresult *r =
+        k->prepared ? PQexecPrepared(pg, stmts[s].name, stmts[s].nparams, values, NULL, NULL, 0)
+                    : PQexecParams(pg, stmts[s].sql, stmts[s].nparams, NULL, values, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    snprintf(err, errlen, "%.*s", (int)strcspn(PQerrorMessage(pg), "\n"), PQerrorMessage(pg));
+    PQclear(r);
+    return NULL;
+}
+
+/* exec_stmt with arrays as its parameters. */
+static PGresult *exec_arrs(PGconn *pg, const struct known *k, enum stmt s, struct arr *args,
+                           char *err, size_t errlen)
+{
+    const char *values[19];
+
+    for (int i = 0; i < stmts[s].nparams; i++) {
+        values[i] = arr_done(&args[i]);
+        if (!values[i]) {
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+    }
+    return exec_stmt(pg, k, s, values, err, errlen);
+}
+
+/* Prepares the live path's statements; without them it sends them unnamed. */
+static void known_prepare(PGconn *pg, struct known *k)
+{
+    k->prepared = false;
+    for (int s = 0; s < ST_COUNT; s++) {
+        PGresult *r = PQprepare(pg, stmts[s].name, stmts[s].sql, stmts[s].nparams, NULL);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+            log_warn(NULL, "writer: cannot prepare %s: %.*s", stmts[s].name,
+                     (int)strcspn(PQerrorMessage(pg), "\n"), PQerrorMessage(pg));
+            return;
+        }
+    }
+    k->prepared = true;
+}
+
+/* One usage_events COPY line (without the newline). */
+static void event_line(const struct ingest_row *r, int64_t user_id, struct line *l)
+{
+    char ts[40], hash[2 * CRYPTO_SHA256_LEN + 1];
+    char *tags = json_dumps(r->ev.tags, JSON_COMPACT | JSON_SORT_KEYS);
+
+    l->len = 0;
+    field_int(l, r->org_id, false);
+    field_text(l, r->ev.id, false);
+    event_format_time(r->ev.ts_us, ts);
+    field_text(l, ts, false);
+    field_int(l, r->team_id, false);
+    field_int(l, r->project_id, true);
+    field_int(l, user_id, true);
+    field_int(l, r->ev.api_key_id ? r->ev.api_key_id : r->ingest_key, true);
+    field_text(l, r->provider, false);
+    field_text(l, r->model, false);
+    field_text(l, r->ev.provider, false);
+    field_text(l, r->ev.model, false);
+    field_text(l, r->ev.requested_model, false);
+    field_text(l, r->ev.request_id, true);
+    field_text(l, r->ev.status == EVENT_ERROR ? "error" : "ok", false);
+    if (r->ev.latency_ms < 0)
+        field_text(l, NULL, false);
+    else
+        field_int(l, r->ev.latency_ms, false);
+    field_text(l, pricing_mode_name(r->ev.mode), false);
+    field_int(l, r->ev.tokens.input_uncached, false);
+    field_int(l, r->ev.tokens.cache_read, false);
+    field_int(l, r->ev.tokens.cache_write_5m, false);
+    field_int(l, r->ev.tokens.cache_write_1h, false);
+    field_int(l, r->ev.tokens.output, false);
+    field_int(l, r->ev.tokens.reasoning, false);
+    field_money(l, r->list_cost);
+    field_money(l, r->effective_cost);
+    field_int(l, r->price_id, true);
+    field_text(l, tags ? tags : "{}", false);
+    field_text(l, r->ev.usage_format, false);
+    crypto_hex(r->hash, CRYPTO_SHA256_LEN, hash);
+    put(l, "\t\\\\x", 4);
+    put(l, hash, strlen(hash));
+    free(tags);
+}
+
+/* One rollup row being summed. */
+struct roll {
+    const struct ingest_row *r; /* its first row: the key's strings */
+    int64_t hour_us, user_id;
+    int64_t requests, errors, unpriced;
+    struct tokens t;
+    money_t list_cost, effective_cost;
+};
+
+static int64_t hour_of(int64_t ts_us)
+{
+    const int64_t h = (int64_t)3600 * 1000000;
+    return (ts_us / h - (ts_us % h < 0)) * h;
+}
+
+static bool roll_same(const struct roll *a, const struct ingest_row *r, int64_t hour_us,
+                      int64_t user_id)
+{
+    const struct ingest_row *b = a->r;
+    return a->hour_us == hour_us && a->user_id == user_id && b->org_id == r->org_id &&
+           b->team_id == r->team_id && b->project_id == r->project_id && b->ev.mode == r->ev.mode &&
+           strcmp(b->provider, r->provider) == 0 && strcmp(b->model, r->model) == 0;
+}
+
+static uint64_t roll_hash(const struct ingest_row *r, int64_t hour_us, int64_t user_id)
+{
+    uint64_t h = key_hash(r->org_id, r->provider) ^ key_hash(r->team_id, r->model);
+    h = (h ^ (uint64_t)hour_us) * 1099511628211ULL;
+    h = (h ^ (uint64_t)user_id) * 1099511628211ULL;
+    h = (h ^ (uint64_t)r->project_id) * 1099511628211ULL;
+    return (h ^ (uint64_t)r->ev.mode) * 1099511628211ULL;
+}
+
+/* Sums the accepted rows per rollup key and upserts the sums. */
+static bool upsert_rollups(PGconn *pg, const struct known *k, struct ingest_row **rows,
+                           const int64_t *user_ids, const enum row_outcome *outcome, size_t n,
+                           char *err, size_t errlen)
+{
+    size_t cap = 16, nr = 0;
+    bool ok = false;
+    struct roll *rolls;
+    int32_t *slot;
+    struct arr a[19] = {0};
+
+    while (cap < 2 * n)
+        cap *= 2;
+    rolls = calloc(n ? n : 1, sizeof(*rolls));
+    slot = malloc(cap * sizeof(*slot));
+    if (!rolls || !slot) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    memset(slot, 0xff, cap * sizeof(*slot));
+    for (size_t i = 0; i < n; i++) {
+        const struct ingest_row *r = rows[i];
+        int64_t hour = hour_of(r->ev.ts_us);
+        size_t j;
+        struct roll *x;
+
+        if (outcome[i] != ROW_ACCEPTED)
+            continue;
+        for (j = roll_hash(r, hour, user_ids[i]) & (cap - 1);
+             slot[j] >= 0 && !roll_same(&rolls[slot[j]], r, hour, user_ids[i]);
+             j = (j + 1) & (cap - 1))
+            ;
+        if (slot[j] < 0) {
+            slot[j] = (int32_t)nr;
+            rolls[nr++] = (struct roll){.r = r, .hour_us = hour, .user_id = user_ids[i]};
+        }
+        x = &rolls[slot[j]];
+        x->requests++;
+        x->errors += r->ev.status == EVENT_ERROR;
+        x->unpriced += r->price_id == 0;
+        x->t.input_uncached += r->ev.tokens.input_uncached;
+        x->t.cache_read += r->ev.tokens.cache_read;
+        x->t.cache_write_5m += r->ev.tokens.cache_write_5m;
+        x->t.cache_write_1h += r->ev.tokens.cache_write_1h;
+        x->t.output += r->ev.tokens.output;
+        x->t.reasoning += r->ev.tokens.reasoning;
+        x->list_cost += r->list_cost;
+        x->effective_cost += r->effective_cost;
+    }
+    if (nr == 0) {
+        ok = true;
+        goto out;
+    }
+    for (size_t i = 0; i < nr; i++) {
+        const struct roll *x = &rolls[i];
+        arr_int(&a[0], x->r->org_id, false);
+        arr_time(&a[1], x->hour_us);
+        arr_int(&a[2], x->r->team_id, false);
+        arr_int(&a[3], x->r->project_id, true);
+        arr_int(&a[4], x->user_id, true);
+        arr_str(&a[5], x->r->provider);
+        arr_str(&a[6], x->r->model);
+        arr_raw(&a[7], pricing_mode_name(x->r->ev.mode));
+        arr_int(&a[8], x->requests, false);
+        arr_int(&a[9], x->errors, false);
+        arr_int(&a[10], x->unpriced, false);
+        arr_int(&a[11], x->t.input_uncached, false);
+        arr_int(&a[12], x->t.cache_read, false);
+        arr_int(&a[13], x->t.cache_write_5m, false);
+        arr_int(&a[14], x->t.cache_write_1h, false);
+        arr_int(&a[15], x->t.output, false);
+        arr_int(&a[16], x->t.reasoning, false);
+        arr_money(&a[17], x->list_cost);
+        arr_money(&a[18], x->effective_cost);
+    }
+    PGresult *r = exec_arrs(pg, k, ST_ROLLUP, a, err, errlen);
+    ok = r != NULL;
+    PQclear(r);
+out:
+    arrs_free(a, 19);
+    free(rolls);
+    free(slot);
+    return ok;
+}
+
+/* Finds (org_id, key) in a table of row indexes keyed by each row's id, or user when by_user. */
+static size_t find_slot(const int32_t *slot, size_t cap, struct ingest_row *const *rows,
+                        int64_t org_id, const char *key, bool by_user)
+{
+    size_t j = key_hash(org_id, key) & (cap - 1);
+    for (; slot[j] >= 0; j = (j + 1) & (cap - 1)) {
+        const struct ingest_row *r = rows[slot[j]];
+        if (r->org_id == org_id && strcmp(by_user ? r->ev.user : r->ev.id, key) == 0)
+            break;
+    }
+    return j;
+}
+
+static bool same_hash(const struct ingest_row *r, const char *stored)
+{
+    char hex[2 * CRYPTO_SHA256_LEN + 1];
+    crypto_hex(r->hash, CRYPTO_SHA256_LEN, hex);
+    return strncmp(stored, "\\x", 2) == 0 && strcmp(stored + 2, hex) == 0;
+}
+
+/*
+ * Writes n rows in one transaction on the live path (see above). outcome[i]
+ * gets ACCEPTED, DUPLICATE or CONFLICT: the first row of an id new to
+ * Postgres is accepted, and every other row is compared with the stored
+ * content of its id, or with the group's first row of it when that one is
+ * new. Returns false with the reason in err, the transaction rolled back.
+ */
+static bool write_rows(PGconn *pg, struct known *k, struct ingest_row **rows, size_t n,
+                       enum row_outcome *outcome, char *err, size_t errlen)
+{
+    size_t cap = 16, n_months = 0, n_pending = 0, n_unclaimed = 0;
+    int32_t *slot, *uslot, *first;
+    int64_t *user_ids;
+    int *months;
+    const char **stored;
+    bool *claimed, ok = false, begun = false;
+    struct arr a[4] = {0}, u[3] = {0}, s[2] = {0};
+    struct known fresh = {0};
+    struct line all = {0}, one = {0};
+    PGresult *r = NULL, *stored_r = NULL;
+
+    while (cap < 2 * n)
+        cap *= 2;
+    slot = malloc(cap * sizeof(*slot));
+    uslot = malloc(cap * sizeof(*uslot));
+    first = malloc((n ? n : 1) * sizeof(*first));
+    months = malloc((n ? n : 1) * sizeof(*months));
+    user_ids = calloc(n ? n : 1, sizeof(*user_ids));
+    claimed = calloc(n ? n : 1, sizeof(*claimed));
+    stored = calloc(n ? n : 1, sizeof(*stored));
+    if (!slot || !uslot || !first || !months || !user_ids || !claimed || !stored) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    memset(slot, 0xff, cap * sizeof(*slot));
+    memset(uslot, 0xff, cap * sizeof(*uslot));
+    for (size_t i = 0; i < n; i++) {
+        struct ingest_row *row = rows[i];
+        size_t j = find_slot(slot, cap, rows, row->org_id, row->ev.id, false);
+        char hash[2 * CRYPTO_SHA256_LEN + 3] = "\\x";
+
+        if (slot[j] < 0) {
+            int m = month_of(row->ev.ts_us);
+            slot[j] = (int32_t)i;
+            first[i] = (int32_t)i;
+            arr_int(&a[0], row->org_id, false);
+            arr_str(&a[1], row->ev.id);
+            arr_time(&a[2], row->ev.ts_us);
+            crypto_hex(row->hash, CRYPTO_SHA256_LEN, hash + 2);
+            arr_str(&a[3], hash);
+            if (!known_month(k, m)) {
+                size_t x = 0;
+                while (x < n_months && months[x] != m)
+                    x++;
+                if (x == n_months)
+                    months[n_months++] = m;
+            }
+        } else {
+            first[i] = slot[j];
+        }
+        if (!row->ev.user[0])
+            continue;
+        user_ids[i] = known_user(k, row->org_id, row->ev.user);
+        if (user_ids[i])
+            continue;
+        j = find_slot(uslot, cap, rows, row->org_id, row->ev.user, true);
+        if (uslot[j] >= 0)
+            continue;
+        uslot[j] = (int32_t)i; /* a new user's first row gives its team */
+        arr_int(&u[0], row->org_id, false);
+        arr_str(&u[1], row->ev.user);
+        arr_int(&u[2], row->team_id, false);
+        n_pending++;
+    }
+    if (!run(pg, "BEGIN", err, errlen))
+        goto out;
+    begun = true;
+    for (size_t i = 0; i < n_months; i++) {
+        char from[40];
+        const char *v[1] = {from};
+        snprintf(from, sizeof(from), "%04d-%02d-01T00:00:00Z", months[i] / 12, months[i] % 12 + 1);
+        if (!(r = exec_stmt(pg, k, ST_PARTITION, v, err, errlen)))
+            goto out;
+        PQclear(r);
+    }
+    if (n_pending) {
+        if (!(r = exec_arrs(pg, k, ST_USERS_ADD, u, err, errlen)))
+            goto out;
+        PQclear(r);
+        if (!(r = exec_arrs(pg, k, ST_USERS_GET, u, err, errlen)))
+            goto out;
+        for (int t = 0; t < PQntuples(r); t++)
+            known_add_user(&fresh, strtoll(PQgetvalue(r, t, 0), NULL, 10), PQgetvalue(r, t, 1),
+                           strtoll(PQgetvalue(r, t, 2), NULL, 10));
+        PQclear(r);
+        for (size_t i = 0; i < n; i++) {
+            if (!rows[i]->ev.user[0] || user_ids[i])
+                continue;
+            user_ids[i] = known_user(&fresh, rows[i]->org_id, rows[i]->ev.user);
+            if (!user_ids[i]) {
+                snprintf(err, errlen, "user '%s' was not made", rows[i]->ev.user);
+                goto out;
+            }
+        }
+    }
+    if (!(r = exec_arrs(pg, k, ST_CLAIM, a, err, errlen)))
+        goto out;
+    for (int t = 0; t < PQntuples(r); t++) {
+        size_t j = find_slot(slot, cap, rows, strtoll(PQgetvalue(r, t, 0), NULL, 10),
+                             PQgetvalue(r, t, 1), false);
+        if (slot[j] >= 0)
+            claimed[slot[j]] = true;
+    }
+    PQclear(r);
+    for (size_t i = 0; i < n; i++) {
+        if (first[i] != (int32_t)i || claimed[i])
+            continue;
+        arr_int(&s[0], rows[i]->org_id, false);
+        arr_str(&s[1], rows[i]->ev.id);
+        n_unclaimed++;
+    }
+    if (n_unclaimed) {
+        if (!(stored_r = exec_arrs(pg, k, ST_STORED, s, err, errlen)))
+            goto out;
+        for (int t = 0; t < PQntuples(stored_r); t++) {
+            size_t j = find_slot(slot, cap, rows, strtoll(PQgetvalue(stored_r, t, 0), NULL, 10),
+                                 PQgetvalue(stored_r, t, 1), false);
+            if (slot[j] >= 0)
+                stored[slot[j]] = PQgetvalue(stored_r, t, 2);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        int32_t f = first[i];
+        bool same = stored[f] ? same_hash(rows[i], stored[f])
+                              : memcmp(rows[i]->hash, rows[f]->hash, CRYPTO_SHA256_LEN) == 0;
+        if (claimed[f] && f == (int32_t)i)
+            outcome[i] = ROW_ACCEPTED;
+        else
+            outcome[i] = same ? ROW_DUPLICATE : ROW_CONFLICT;
+        if (outcome[i] != ROW_ACCEPTED)
+            continue;
+        event_line(rows[i], user_ids[i], &one);
+        put(&all, one.p ? one.p : "", one.len);
+        put(&all, "\n", 1);
+    }
+    if (all.oom || one.oom) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (all.len && !copy_in(pg, copy_events_sql, all.p, all.len, err, errlen))
+        goto out;
+    if (!upsert_rollups(pg, k, rows, user_ids, outcome, n, err, errlen) ||
+        !run(pg, "COMMIT", err, errlen))
+        goto out;
+    begun = false;
+    ok = true;
+    /* Committed: what this group made is now known to exist. */
+    for (size_t i = 0; i < n_months && k->n_months < MONTHS_MAX; i++)
+        k->months[k->n_months++] = months[i];
+    for (size_t i = 0; i < fresh.cap; i++)
+        if (fresh.users[i].id)
+            known_add_user(k, fresh.users[i].org_id, fresh.users[i].ext, fresh.users[i].id);
+out:
+    if (begun) {
+        PQclear(PQexec(pg, "ROLLBACK"));
+        k->n_months = 0; /* a partition known before may be the one missing */
+    }
+    PQclear(stored_r);
+    known_forget_users(&fresh);
+    arrs_free(a, 4);
+    arrs_free(u, 3);
+    arrs_free(s, 2);
+    free(all.p);
+    free(one.p);
+    free(slot);
+    free(uslot);
+    free(first);
+    free(months);
+    free(user_ids);
+    free(claimed);
+    free(stored);
+    return ok;
+}
+
+/* The rows of jobs in order, as one array; NULL when out of memory. */
+static struct ingest_row **gather_rows(struct writer_job *jobs, size_t *n)
+{
+    size_t total = 0, i = 0;
+    struct ingest_row **rows;
+
+    for (struct writer_job *j = jobs; j; j = j->next)
+        total += j->n;
+    rows = malloc((total ? total : 1) * sizeof(*rows));
+    if (!rows)
+        return NULL;
+    for (struct writer_job *j = jobs; j; j = j->next)
+        for (size_t x = 0; x < j->n; x++)
+            rows[i++] = &j->rows[x];
+    *n = total;
+    return rows;
+}
+
 bool writer_write_now(PGconn *pg, struct writer_job *jobs, char *err, size_t errlen)
 {
-    size_t len = 0, n = 0;
-    char *data = join_jobs(jobs, &len, &n);
+    size_t n = 0;
+    struct ingest_row **rows = gather_rows(jobs, &n);
     enum row_outcome *outcome = calloc(n ? n : 1, sizeof(*outcome));
-    bool staged = false, ok = false;
+    struct known k = {0};
+    bool ok = false;
 
-    if (!data || !outcome) {
+    if (!rows || !outcome) {
         snprintf(err, errlen, "out of memory");
         set_outcomes(jobs, NULL, ROW_FAILED);
         goto out;
     }
-    ok = write_lines(pg, &staged, data, len, n, outcome, err, errlen);
+    ok = write_rows(pg, &k, rows, n, outcome, err, errlen);
     set_outcomes(jobs, ok ? outcome : NULL, conn_lost(pg) ? ROW_UNAVAILABLE : ROW_FAILED);
 out:
-    free(data);
+    known_forget_users(&k);
+    free(rows);
     free(outcome);
     return ok;
 }
@@ -422,7 +1102,7 @@ bool writer_stage(PGconn *pg, const struct ingest_row *rows, size_t n, char *err
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    ok = run(pg, stage_sql, err, errlen) && copy_in(pg, all.p, all.len, err, errlen);
+    ok = run(pg, stage_sql, err, errlen) && copy_in(pg, copy_sql, all.p, all.len, err, errlen);
 out:
     free(one.p);
     free(all.p);
@@ -671,6 +1351,8 @@ static bool ensure_conn(struct lane *l)
         return false;
     }
     PQclear(PQexec(l->pg, "SET TIME ZONE 'UTC'; SET client_min_messages = warning"));
+    known_reset(&l->known, true);
+    known_prepare(l->pg, &l->known);
     return true;
 }
 
@@ -709,16 +1391,18 @@ static void write_group(struct lane *l, struct writer_job *jobs)
 {
     struct writer *w = l->w;
     size_t len = 0, n = 0;
-    char *data = join_jobs(jobs, &len, &n), err[512] = "";
+    struct ingest_row **rows = gather_rows(jobs, &n);
+    char *data = NULL, err[512] = "";
     enum row_outcome *outcome = calloc(n ? n : 1, sizeof(*outcome));
+    bool spooled;
 
-    if (!data || !outcome) {
+    if (!rows || !outcome) {
         set_outcomes(jobs, NULL, ROW_FAILED);
         goto out;
     }
     for (int attempt = 0; attempt < 2 && ensure_conn(l) && (w->spool_size == 0 || spool_replay(l));
          attempt++) {
-        if (write_lines(l->pg, &l->staged, data, len, n, outcome, err, sizeof(err))) {
+        if (write_rows(l->pg, &l->known, rows, n, outcome, err, sizeof(err))) {
             set_outcomes(jobs, outcome, ROW_ACCEPTED);
             pthread_mutex_lock(&w->mu);
             w->st.commits++;
@@ -747,8 +1431,14 @@ static void write_group(struct lane *l, struct writer_job *jobs)
         /* A connection can die unnoticed (a Postgres restart): try a fresh one once. */
         l->next_connect = 0;
     }
+    /* The spool keeps the rows as staging lines. */
+    data = join_jobs(jobs, &len, &n);
+    if (!data) {
+        set_outcomes(jobs, NULL, ROW_FAILED);
+        goto out;
+    }
     pthread_mutex_lock(&w->spool_mu);
-    bool spooled = spool_append(w, data, len);
+    spooled = spool_append(w, data, len);
     pthread_mutex_unlock(&w->spool_mu);
     if (spooled)
         set_outcomes(jobs, NULL, ROW_SPOOLED);
@@ -757,6 +1447,7 @@ static void write_group(struct lane *l, struct writer_job *jobs)
 out:
     count(w, jobs);
 out_counted:
+    free(rows);
     free(data);
     free(outcome);
 }
@@ -882,6 +1573,7 @@ void writer_stop(struct writer **wp)
             pthread_join(w->lanes[i].thread, NULL);
         if (w->lanes[i].pg)
             PQfinish(w->lanes[i].pg);
+        known_forget_users(&w->lanes[i].known);
     }
     if (w->spool_fd >= 0)
         close(w->spool_fd);
