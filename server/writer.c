@@ -428,8 +428,9 @@ static bool conn_lost(PGconn *pg)
 
 /*
  * Live groups skip the staging table: the writer claims the ids with one
- * array INSERT, COPYs the accepted rows straight into usage_events, and
- * upserts the rollups it has summed itself, one row per rollup key. It
+ * array INSERT (binary arrays), COPYs the accepted rows straight into
+ * usage_events (binary COPY), and upserts the rollups it has summed
+ * itself, one row per rollup key. It
  * knows the user ids and the month partitions it has seen before (users
  * are never deleted; a partition it knew of that is gone makes the group
  * fail, which forgets them all), so those statements run only when
@@ -482,7 +483,7 @@ static const char copy_events_sql[] =
     "COPY usage_events (org_id, event_id, ts, team_id, project_id, user_id, api_key_id, provider,"
     " model, raw_provider, raw_model, requested_model, request_id, status, latency_ms, mode,"
     " input_uncached, cache_read, cache_write_5m, cache_write_1h, output, reasoning, list_cost,"
-    " effective_cost, price_id, tags, source, content_hash) FROM STDIN";
+    " effective_cost, price_id, tags, source, content_hash) FROM STDIN WITH (FORMAT binary)";
 
 static uint64_t key_hash(int64_t org_id, const char *s)
 {
@@ -646,20 +647,124 @@ static void arrs_free(struct arr *a, size_t n)
         free(a[i].l.p);
 }
 
-/* Runs a live path statement; NULL with the reason in err when it failed. */
-static PGresult *exec_stmt(PGconn *pg, const struct known *k, enum stmt s,
-                           const char *const *values, char *err, size_t errlen)
-{
-    PGresult *r =
-        k->prepared ? PQexecPrepared(pg, stmts[s].name, stmts[s].nparams, values, NULL, NULL, 0)
-                    : PQexecParams(pg, stmts[s].sql, stmts[s].nparams, NULL, values, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
+/*
+ * A Postgres array in its binary wire format (array_recv): one dimension,
+ * no NULLs, big-endian. The claim sends its arrays so, which spares the
+ * server parsing them as text.
+ */
+struct barr {
+    struct line l;
+    uint32_t n, oid;
+};
 
+#define OID_INT8        20
+#define OID_TEXT        25
+#define OID_BYTEA       17
+#define OID_TIMESTAMPTZ 1184
+#define PG_EPOCH_US     INT64_C(946684800000000) /* 2000-01-01 in Unix microseconds */
+
+static void put_be32(struct line *l, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    put(l, (const char *)b, 4);
+}
+
+static void barr_bytes(struct barr *b, const void *p, size_t n)
+{
+    if (!b->l.len) /* the header, its element count filled in by barr_done */
+        put(&b->l, (const char *)(unsigned char[20]){0}, 20);
+    put_be32(&b->l, (uint32_t)n);
+    put(&b->l, p, n);
+    b->n++;
+}
+
+static void barr_int(struct barr *b, int64_t v)
+{
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
+    barr_bytes(b, x, 8);
+}
+
+static void barr_time(struct barr *b, int64_t unix_us)
+{
+    barr_int(b, unix_us - PG_EPOCH_US);
+}
+
+/* Fills in the header; false when out of memory. */
+static bool barr_done(struct barr *b)
+{
+    struct line head = {0};
+
+    if (!b->l.len)
+        put(&b->l, (const char *)(unsigned char[20]){0}, 20);
+    if (b->l.oom)
+        return false;
+    put_be32(&head, 1); /* dimensions */
+    put_be32(&head, 0); /* no NULLs */
+    put_be32(&head, b->oid);
+    put_be32(&head, b->n);
+    put_be32(&head, 1); /* lower bound */
+    if (head.oom) {
+        free(head.p);
+        return false;
+    }
+    memcpy(b->l.p, head.p, 20);
+    free(head.p);
+    return true;
+}
+
+/*
+ * Runs a live path statement, its parameters in text, or in binary where
+ * lengths is not NULL; NULL with the reason in err when it failed.
+ */
+static PGresult *exec_stmt_fmt(PGconn *pg, const struct known *k, enum stmt s,
+                               const char *const *values, const int *lengths, char *err,
+                               size_t errlen)
+{
+    int formats[19];
+    const int *f = NULL;
+    PGresult *r;
+    ExecStatusType st;
+
+    if (lengths) {
+        for (int i = 0; i < stmts[s].nparams; i++)
+            formats[i] = 1;
+        f = formats;
+    }
+    r = k->prepared ? PQexecPrepared(pg, stmts[s].name, stmts[s].nparams, values, lengths, f, 0)
+                    : PQexecParams(pg, stmts[s].sql, stmts[s].nparams, NULL, values, lengths, f, 0);
+    st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;
     snprintf(err, errlen, "%.*s", (int)strcspn(PQerrorMessage(pg), "\n"), PQerrorMessage(pg));
     PQclear(r);
     return NULL;
+}
+
+static PGresult *exec_stmt(PGconn *pg, const struct known *k, enum stmt s,
+                           const char *const *values, char *err, size_t errlen)
+{
+    return exec_stmt_fmt(pg, k, s, values, NULL, err, errlen);
+}
+
+/* exec_stmt with binary arrays as its parameters. */
+static PGresult *exec_barrs(PGconn *pg, const struct known *k, enum stmt s, struct barr *args,
+                            char *err, size_t errlen)
+{
+    const char *values[19];
+    int lengths[19];
+
+    for (int i = 0; i < stmts[s].nparams; i++) {
+        if (!barr_done(&args[i])) {
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        values[i] = args[i].l.p;
+        lengths[i] = (int)args[i].l.len;
+    }
+    return exec_stmt_fmt(pg, k, s, values, lengths, err, errlen);
 }
 
 /* exec_stmt with arrays as its parameters. */
@@ -695,48 +800,192 @@ static void known_prepare(PGconn *pg, struct known *k)
     k->prepared = true;
 }
 
-/* One usage_events COPY line (without the newline). */
-static void event_line(const struct ingest_row *r, int64_t user_id, struct line *l)
+/* s as the inside of a JSON string: tags hold no control characters, only " and \ to escape. */
+static void put_json_chars(struct line *l, const char *s, size_t n)
 {
-    char ts[40], hash[2 * CRYPTO_SHA256_LEN + 1];
-    char *tags = json_dumps(r->ev.tags, JSON_COMPACT | JSON_SORT_KEYS);
+    while (n) {
+        size_t run = strcspn(s, "\"\\");
+        if (run > n)
+            run = n;
+        put(l, s, run);
+        s += run;
+        n -= run;
+        if (!n)
+            break;
+        put(l, "\\", 1);
+        put(l, s, 1);
+        s++;
+        n--;
+    }
+}
 
-    l->len = 0;
-    field_int(l, r->org_id, false);
-    field_text(l, r->ev.id, false);
-    event_format_time(r->ev.ts_us, ts);
-    field_text(l, ts, false);
-    field_int(l, r->team_id, false);
-    field_int(l, r->project_id, true);
-    field_int(l, user_id, true);
-    field_int(l, r->ev.api_key_id ? r->ev.api_key_id : r->ingest_key, true);
-    field_text(l, r->provider, false);
-    field_text(l, r->model, false);
-    field_text(l, r->ev.provider, false);
-    field_text(l, r->ev.model, false);
-    field_text(l, r->ev.requested_model, false);
-    field_text(l, r->ev.request_id, true);
-    field_text(l, r->ev.status == EVENT_ERROR ? "error" : "ok", false);
-    if (r->ev.latency_ms < 0)
-        field_text(l, NULL, false);
+/*
+ * The tags as a JSON object, in json: their order and spacing need not be
+ * canonical, since the column is jsonb (json_dumps cost an allocation and
+ * a sort per row).
+ */
+static const char *tags_json(const json_t *tags, struct line *json)
+{
+    const char *key;
+    const json_t *v;
+    bool any = false;
+
+    json->len = 0;
+    put(json, "{", 1);
+    json_object_foreach((json_t *)tags, key, v)
+    {
+        put(json, any ? ",\"" : "\"", any ? 2 : 1);
+        put_json_chars(json, key, json_object_iter_key_len(json_object_key_to_iter(key)));
+        put(json, "\":\"", 3);
+        if (json_is_string(v))
+            put_json_chars(json, json_string_value(v), json_string_length(v));
+        put(json, "\"", 1);
+        any = true;
+    }
+    put(json, "}", 1);
+    return json->oom ? NULL : json->p;
+}
+
+/*
+ * Rows go to usage_events in COPY's binary format, which spares the server
+ * parsing text: a header, then per row its field count and each field as
+ * a length (-1 for NULL) and the type's binary form, then a trailer.
+ */
+static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+
+static void bin_null(struct line *l)
+{
+    put_be32(l, UINT32_MAX);
+}
+
+static void bin_bytes(struct line *l, const void *p, size_t n)
+{
+    put_be32(l, (uint32_t)n);
+    put(l, p, n);
+}
+
+static void bin_text(struct line *l, const char *s, bool empty_null)
+{
+    if (empty_null && !*s)
+        bin_null(l);
     else
-        field_int(l, r->ev.latency_ms, false);
-    field_text(l, pricing_mode_name(r->ev.mode), false);
-    field_int(l, r->ev.tokens.input_uncached, false);
-    field_int(l, r->ev.tokens.cache_read, false);
-    field_int(l, r->ev.tokens.cache_write_5m, false);
-    field_int(l, r->ev.tokens.cache_write_1h, false);
-    field_int(l, r->ev.tokens.output, false);
-    field_int(l, r->ev.tokens.reasoning, false);
-    field_money(l, r->list_cost);
-    field_money(l, r->effective_cost);
-    field_int(l, r->price_id, true);
-    field_text(l, tags ? tags : "{}", false);
-    field_text(l, r->ev.usage_format, false);
-    crypto_hex(r->hash, CRYPTO_SHA256_LEN, hash);
-    put(l, "\t\\\\x", 4);
-    put(l, hash, strlen(hash));
-    free(tags);
+        bin_bytes(l, s, strlen(s));
+}
+
+static void bin_int8(struct line *l, int64_t v, bool zero_null)
+{
+    unsigned char x[8];
+
+    if (zero_null && v == 0) {
+        bin_null(l);
+        return;
+    }
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
+    bin_bytes(l, x, 8);
+}
+
+static void put_be16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+/*
+ * Money as a binary numeric: base-10000 digits around the decimal point,
+ * with the display scale its text form has (trailing zeros dropped), so
+ * the stored value reads back exactly as the text COPY stored it.
+ */
+static void bin_money(struct line *l, money_t v)
+{
+    __extension__ typedef unsigned __int128 u128;
+    const u128 per_usd = (u128)MONEY_PER_USD;
+    u128 mag = v < 0 ? (u128)0 - (u128)v : (u128)v, whole = mag / per_usd;
+    uint64_t frac = (uint64_t)(mag % per_usd); /* 15 decimals */
+    unsigned digit[16], n = 0, first = 0, dscale = 15;
+    unsigned char out[8 + 2 * 16];
+    int weight, n_whole = 0;
+    unsigned group[10];
+
+    while (whole) {
+        group[n_whole++] = (unsigned)(whole % 10000);
+        whole /= 10000;
+    }
+    for (int i = n_whole; i-- > 0;)
+        digit[n++] = group[i];
+    frac *= 10; /* 16 decimals: four groups of four */
+    for (uint64_t div = 1000000000000ULL; div; div /= 10000)
+        digit[n++] = (unsigned)(frac / div % 10000);
+    weight = n_whole - 1;
+    while (first < n && digit[first] == 0) {
+        first++;
+        weight--;
+    }
+    while (n > first && digit[n - 1] == 0)
+        n--;
+    for (uint64_t f = frac / 10; dscale && f % 10 == 0; f /= 10)
+        dscale--;
+    if (frac == 0)
+        dscale = 0;
+    if (n == first)
+        weight = 0;
+    put_be16(out, n - first);
+    put_be16(out + 2, (unsigned)(weight & 0xffff));
+    put_be16(out + 4, v < 0 && n > first ? 0x4000 : 0);
+    put_be16(out + 6, dscale);
+    for (unsigned i = first; i < n; i++)
+        put_be16(out + 8 + 2 * (i - first), digit[i]);
+    bin_bytes(l, out, 8 + 2 * (n - first));
+}
+
+/* Appends one usage_events row in COPY's binary format; json is scratch space. */
+static void event_tuple(const struct ingest_row *r, int64_t user_id, struct line *l,
+                        struct line *json)
+{
+    const char *tags = tags_json(r->ev.tags, json);
+    unsigned char nfields[2];
+
+    if (!tags) {
+        l->oom = true;
+        return;
+    }
+    put_be16(nfields, 28);
+    put(l, (const char *)nfields, 2);
+    bin_int8(l, r->org_id, false);
+    bin_text(l, r->ev.id, false);
+    bin_int8(l, r->ev.ts_us - PG_EPOCH_US, false);
+    bin_int8(l, r->team_id, false);
+    bin_int8(l, r->project_id, true);
+    bin_int8(l, user_id, true);
+    bin_int8(l, r->ev.api_key_id ? r->ev.api_key_id : r->ingest_key, true);
+    bin_text(l, r->provider, false);
+    bin_text(l, r->model, false);
+    bin_text(l, r->ev.provider, false);
+    bin_text(l, r->ev.model, false);
+    bin_text(l, r->ev.requested_model, false);
+    bin_text(l, r->ev.request_id, true);
+    bin_text(l, r->ev.status == EVENT_ERROR ? "error" : "ok", false);
+    if (r->ev.latency_ms < 0) {
+        bin_null(l);
+    } else {
+        put_be32(l, 4);
+        put_be32(l, (uint32_t)r->ev.latency_ms);
+    }
+    bin_text(l, pricing_mode_name(r->ev.mode), false);
+    bin_int8(l, r->ev.tokens.input_uncached, false);
+    bin_int8(l, r->ev.tokens.cache_read, false);
+    bin_int8(l, r->ev.tokens.cache_write_5m, false);
+    bin_int8(l, r->ev.tokens.cache_write_1h, false);
+    bin_int8(l, r->ev.tokens.output, false);
+    bin_int8(l, r->ev.tokens.reasoning, false);
+    bin_money(l, r->list_cost);
+    bin_money(l, r->effective_cost);
+    bin_int8(l, r->price_id, true);
+    put_be32(l, (uint32_t)(1 + strlen(tags))); /* jsonb: a version byte, then the text */
+    put(l, "\1", 1);
+    put(l, tags, strlen(tags));
+    bin_text(l, r->ev.usage_format, false);
+    bin_bytes(l, r->hash, CRYPTO_SHA256_LEN);
 }
 
 /* One rollup row being summed. */
@@ -893,9 +1142,11 @@ static bool write_rows(PGconn *pg, struct known *k, struct ingest_row **rows, si
     int *months;
     const char **stored;
     bool *claimed, ok = false, begun = false;
-    struct arr a[4] = {0}, u[3] = {0}, s[2] = {0};
+    struct arr u[3] = {0}, s[2] = {0};
+    struct barr a[4] = {
+        {.oid = OID_INT8}, {.oid = OID_TEXT}, {.oid = OID_TIMESTAMPTZ}, {.oid = OID_BYTEA}};
     struct known fresh = {0};
-    struct line all = {0}, one = {0};
+    struct line all = {0}, json = {0};
     PGresult *r = NULL, *stored_r = NULL;
 
     while (cap < 2 * n)
@@ -916,17 +1167,15 @@ static bool write_rows(PGconn *pg, struct known *k, struct ingest_row **rows, si
     for (size_t i = 0; i < n; i++) {
         struct ingest_row *row = rows[i];
         size_t j = find_slot(slot, cap, rows, row->org_id, row->ev.id, false);
-        char hash[2 * CRYPTO_SHA256_LEN + 3] = "\\x";
 
         if (slot[j] < 0) {
             int m = month_of(row->ev.ts_us);
             slot[j] = (int32_t)i;
             first[i] = (int32_t)i;
-            arr_int(&a[0], row->org_id, false);
-            arr_str(&a[1], row->ev.id);
-            arr_time(&a[2], row->ev.ts_us);
-            crypto_hex(row->hash, CRYPTO_SHA256_LEN, hash + 2);
-            arr_str(&a[3], hash);
+            barr_int(&a[0], row->org_id);
+            barr_bytes(&a[1], row->ev.id, strlen(row->ev.id));
+            barr_time(&a[2], row->ev.ts_us);
+            barr_bytes(&a[3], row->hash, CRYPTO_SHA256_LEN);
             if (!known_month(k, m)) {
                 size_t x = 0;
                 while (x < n_months && months[x] != m)
@@ -982,7 +1231,7 @@ static bool write_rows(PGconn *pg, struct known *k, struct ingest_row **rows, si
             }
         }
     }
-    if (!(r = exec_arrs(pg, k, ST_CLAIM, a, err, errlen)))
+    if (!(r = exec_barrs(pg, k, ST_CLAIM, a, err, errlen)))
         goto out;
     for (int t = 0; t < PQntuples(r); t++) {
         size_t j = find_slot(slot, cap, rows, strtoll(PQgetvalue(r, t, 0), NULL, 10),
@@ -1018,11 +1267,13 @@ static bool write_rows(PGconn *pg, struct known *k, struct ingest_row **rows, si
             outcome[i] = same ? ROW_DUPLICATE : ROW_CONFLICT;
         if (outcome[i] != ROW_ACCEPTED)
             continue;
-        event_line(rows[i], user_ids[i], &one);
-        put(&all, one.p ? one.p : "", one.len);
-        put(&all, "\n", 1);
+        if (!all.len)
+            put(&all, copy_header, sizeof(copy_header));
+        event_tuple(rows[i], user_ids[i], &all, &json);
     }
-    if (all.oom || one.oom) {
+    if (all.len)
+        put(&all, "\377\377", 2); /* the trailer */
+    if (all.oom) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -1046,11 +1297,12 @@ out:
     }
     PQclear(stored_r);
     known_forget_users(&fresh);
-    arrs_free(a, 4);
+    for (int i = 0; i < 4; i++)
+        free(a[i].l.p);
     arrs_free(u, 3);
     arrs_free(s, 2);
     free(all.p);
-    free(one.p);
+    free(json.p);
     free(slot);
     free(uslot);
     free(first);
