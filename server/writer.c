@@ -444,11 +444,11 @@ static const struct {
     const char *name, *sql;
     int nparams;
 } stmts[ST_COUNT] = {
-    /* Claims the ids, in key order so that concurrent writers lock in the same order. */
+    /* Claims the ids, in the order given (write_rows sorts them). */
     [ST_CLAIM] = {"tollgate_claim",
                   "INSERT INTO usage_event_ids (org_id, event_id, ts, content_hash)"
                   " SELECT o, e, t, h FROM unnest($1::bigint[], $2::text[], $3::timestamptz[],"
-                  " $4::bytea[]) AS x(o, e, t, h) ORDER BY o, e"
+                  " $4::bytea[]) AS x(o, e, t, h)"
                   " ON CONFLICT DO NOTHING RETURNING org_id, event_id",
                   4},
     /* The stored content of ids claimed before (a new statement: it sees them committed). */
@@ -1127,6 +1127,23 @@ static bool same_hash(const struct ingest_row *r, const char *stored)
 }
 
 /*
+ * Orders row indexes by (org_id, id) in byte order: every lane claims in
+ * this one order, so lanes claiming the same ids cannot deadlock. (The
+ * spool replay sorts by the database's collation instead; should it ever
+ * deadlock with a lane, Postgres ends one and that group is retried job by
+ * job.)
+ */
+static int cmp_ids(const void *a, const void *b, void *arg)
+{
+    struct ingest_row *const *rows = arg;
+    const struct ingest_row *x = rows[*(const int32_t *)a], *y = rows[*(const int32_t *)b];
+
+    if (x->org_id != y->org_id)
+        return x->org_id < y->org_id ? -1 : 1;
+    return strcmp(x->ev.id, y->ev.id);
+}
+
+/*
  * Writes n rows in one transaction on the live path (see above). outcome[i]
  * gets ACCEPTED, DUPLICATE or CONFLICT: the first row of an id new to
  * Postgres is accepted, and every other row is compared with the stored
@@ -1136,8 +1153,8 @@ static bool same_hash(const struct ingest_row *r, const char *stored)
 static bool write_rows(PGconn *pg, struct known *k, struct ingest_row **rows, size_t n,
                        enum row_outcome *outcome, char *err, size_t errlen)
 {
-    size_t cap = 16, n_months = 0, n_pending = 0, n_unclaimed = 0;
-    int32_t *slot, *uslot, *first;
+    size_t cap = 16, n_months = 0, n_pending = 0, n_unclaimed = 0, n_first = 0;
+    int32_t *slot, *uslot, *first, *order;
     int64_t *user_ids;
     int *months;
     const char **stored;
@@ -1154,11 +1171,12 @@ static bool write_rows(PGconn *pg, struct known *k, struct ingest_row **rows, si
     slot = malloc(cap * sizeof(*slot));
     uslot = malloc(cap * sizeof(*uslot));
     first = malloc((n ? n : 1) * sizeof(*first));
+    order = malloc((n ? n : 1) * sizeof(*order));
     months = malloc((n ? n : 1) * sizeof(*months));
     user_ids = calloc(n ? n : 1, sizeof(*user_ids));
     claimed = calloc(n ? n : 1, sizeof(*claimed));
     stored = calloc(n ? n : 1, sizeof(*stored));
-    if (!slot || !uslot || !first || !months || !user_ids || !claimed || !stored) {
+    if (!slot || !uslot || !first || !order || !months || !user_ids || !claimed || !stored) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -1172,10 +1190,7 @@ static bool write_rows(PGconn *pg, struct known *k, struct ingest_row **rows, si
             int m = month_of(row->ev.ts_us);
             slot[j] = (int32_t)i;
             first[i] = (int32_t)i;
-            barr_int(&a[0], row->org_id);
-            barr_bytes(&a[1], row->ev.id, strlen(row->ev.id));
-            barr_time(&a[2], row->ev.ts_us);
-            barr_bytes(&a[3], row->hash, CRYPTO_SHA256_LEN);
+            order[n_first++] = (int32_t)i;
             if (!known_month(k, m)) {
                 size_t x = 0;
                 while (x < n_months && months[x] != m)
@@ -1199,6 +1214,15 @@ static bool write_rows(PGconn *pg, struct known *k, struct ingest_row **rows, si
         arr_str(&u[1], row->ev.user);
         arr_int(&u[2], row->team_id, false);
         n_pending++;
+    }
+    /* Ids claimed in key order, so that concurrent writers lock in the same order. */
+    qsort_r(order, n_first, sizeof(*order), cmp_ids, rows);
+    for (size_t x = 0; x < n_first; x++) {
+        const struct ingest_row *row = rows[order[x]];
+        barr_int(&a[0], row->org_id);
+        barr_bytes(&a[1], row->ev.id, strlen(row->ev.id));
+        barr_time(&a[2], row->ev.ts_us);
+        barr_bytes(&a[3], row->hash, CRYPTO_SHA256_LEN);
     }
     if (!run(pg, "BEGIN", err, errlen))
         goto out;
@@ -1306,6 +1330,7 @@ out:
     free(slot);
     free(uslot);
     free(first);
+    free(order);
     free(months);
     free(user_ids);
     free(claimed);
