@@ -559,12 +559,45 @@ static void put(struct out *o, const char *s, size_t n)
     o->buf[o->len] = '\0';
 }
 
+/* Writes v in decimal (as %lld does) at p, without a terminator; returns its length. */
+static size_t put_digits_i64(char *p, int64_t v)
+{
+    char rev[20];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        rev[n++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        p[len++] = '-';
+    while (n)
+        p[len++] = rev[--n];
+    return len;
+}
+
+/* "name=" then v then end (one character); name is a short member name. */
+static void put_named(struct out *o, const char *name, int64_t v, char end)
+{
+    char line[64];
+    size_t n = strlen(name);
+
+    if (n > sizeof(line) - 24) {
+        o->full = true;
+        return;
+    }
+    memcpy(line, name, n);
+    line[n++] = '=';
+    n += put_digits_i64(line + n, v);
+    line[n++] = end;
+    put(o, line, n);
+}
+
 /* "name=N:bytes\n": the length prefix keeps any bytes from posing as a separator. */
 static void put_str(struct out *o, const char *name, const char *s, size_t n)
 {
-    char head[48];
-    int h = snprintf(head, sizeof(head), "%s=%zu:", name, n);
-    put(o, head, (size_t)h);
+    put_named(o, name, (int64_t)n, ':');
     put(o, s, n);
     put(o, "\n", 1);
 }
@@ -576,9 +609,7 @@ static void put_cstr(struct out *o, const char *name, const char *s)
 
 static void put_int(struct out *o, const char *name, int64_t v)
 {
-    char line[64];
-    int n = snprintf(line, sizeof(line), "%s=%lld\n", name, (long long)v);
-    put(o, line, (size_t)n);
+    put_named(o, name, v, '\n');
 }
 
 static int cmp_keys(const void *a, const void *b)

@@ -58,10 +58,16 @@ size_t money_format_usd(money_t v, int min_frac, char buf[MONEY_BUF])
     if (min_frac > MONEY_SCALE)
         min_frac = MONEY_SCALE;
     /* Digits least significant first, at least one past the decimal point. */
-    do {
+    /* 128-bit division is slow: only while the value does not fit 64 bits. */
+    while (mag > UINT64_MAX) {
         digits[nd++] = (char)('0' + (int)(mag % 10));
         mag /= 10;
-    } while (mag != 0 || nd <= MONEY_SCALE);
+    }
+    uint64_t low = (uint64_t)mag;
+    do {
+        digits[nd++] = (char)('0' + (int)(low % 10));
+        low /= 10;
+    } while (low != 0 || nd <= MONEY_SCALE);
     /* Trim trailing zeros of the fraction, keeping min_frac decimals. */
     size_t skip = 0;
     while (frac > min_frac && digits[skip] == '0') {

@@ -1,8 +1,11 @@
 /*
- * writer: see writer.h. One thread, one connection. Rows travel to Postgres
- * as COPY text lines into a temporary staging table; the same lines are the
- * spool file's records, so a replay is the same code path as a live write.
- * Only the writer thread touches its connection and the spool file.
+ * writer: see writer.h. Each lane is one thread on its own connection. A
+ * live group claims its ids with one array INSERT and COPYs the accepted
+ * rows straight into usage_events (the live path, below). The spool file's
+ * records are COPY text lines of a temporary staging table, and a replay
+ * goes through that table and one set-based statement (write_lines). Only
+ * a lane's thread touches its connection; the spool file is shared under
+ * spool_mu.
  */
 #include "writer.h"
 
@@ -29,11 +32,29 @@
 
 struct writer;
 
+#define MONTHS_MAX 32
+#define USERS_MAX  (1u << 20) /* known users kept per connection; then forgotten */
+
+struct user_slot {
+    int64_t org_id, id; /* id 0: empty slot */
+    char *ext;
+};
+
+/* What one connection knows; only its writer touches it. */
+struct known {
+    bool prepared;          /* the statements below are prepared on the connection */
+    int months[MONTHS_MAX]; /* year * 12 + month - 1 of partitions known to exist */
+    int n_months;
+    struct user_slot *users; /* open addressing, cap a power of two */
+    size_t cap, n;
+};
+
 /* One writer thread and its own connection. */
 struct lane {
     struct writer *w;
     PGconn *pg;
     bool staged;         /* the staging table exists on pg */
+    struct known known;  /* what the live path knows on pg */
     time_t next_connect; /* back off reconnects while Postgres is down */
     pthread_t thread;
     bool started;
@@ -168,6 +189,22 @@ static void field_text(struct line *l, const char *s, bool empty_null)
     }
 }
 
+/* v in decimal, as "%" PRId64 writes it (snprintf is slow enough to show per row). */
+static const char *fmt_int(int64_t v, char buf[24])
+{
+    char *p = buf + 23;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    *p = '\0';
+    do {
+        *--p = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
 static void field_int(struct line *l, int64_t v, bool zero_null)
 {
     char buf[24];
@@ -175,8 +212,7 @@ static void field_int(struct line *l, int64_t v, bool zero_null)
         field_text(l, NULL, false);
         return;
     }
-    snprintf(buf, sizeof(buf), "%" PRId64, v);
-    field_text(l, buf, false);
+    field_text(l, fmt_int(v, buf), false);
 }
 
 static void field_money(struct line *l, money_t v)
@@ -269,9 +305,10 @@ static bool run(PGconn *pg, const char *sql, char *err, size_t errlen)
 }
 
 /* Sends lines (already joined, each ending in '\n') through COPY. */
-static bool copy_in(PGconn *pg, const char *data, size_t len, char *err, size_t errlen)
+static bool copy_in(PGconn *pg, const char *sql, const char *data, size_t len, char *err,
+                    size_t errlen)
 {
-    PGresult *r = PQexec(pg, copy_sql);
+    PGresult *r = PQexec(pg, sql);
     bool ok = PQresultStatus(r) == PGRES_COPY_IN;
 
     PQclear(r);
@@ -342,7 +379,7 @@ static bool write_lines(PGconn *pg, bool *staged, const char *data, size_t len, 
     }
     if (!run(pg, "BEGIN", err, errlen))
         return false;
-    if (!copy_in(pg, data, len, err, errlen) || !apply(pg, outcome, n, err, errlen) ||
+    if (!copy_in(pg, copy_sql, data, len, err, errlen) || !apply(pg, outcome, n, err, errlen) ||
         !run(pg, "COMMIT", err, errlen)) {
         PQclear(PQexec(pg, "ROLLBACK"));
         return false;
@@ -388,22 +425,956 @@ static bool conn_lost(PGconn *pg)
     return !pg || PQstatus(pg) != CONNECTION_OK;
 }
 
+/* ---- the live path: rows straight into usage_events ---- */
+
+/*
+ * Live groups skip the staging table: the writer claims the ids with one
+ * array INSERT (binary arrays), COPYs the accepted rows straight into
+ * usage_events (binary COPY), and upserts the rollups it has summed
+ * itself, one row per rollup key. It
+ * knows the user ids and the month partitions it has seen before (users
+ * are never deleted; a partition it knew of that is gone makes the group
+ * fail, which forgets them all), so those statements run only when
+ * something is new. The spool, whose records are staging lines, still
+ * goes through the staging table (write_lines).
+ */
+
+enum stmt { ST_CLAIM, ST_STORED, ST_USERS_ADD, ST_USERS_GET, ST_ROLLUP, ST_PARTITION, ST_COUNT };
+
+static const struct {
+    const char *name, *sql;
+    int nparams;
+} stmts[ST_COUNT] = {
+    /* Claims the ids, in the order given (write_rows sorts them). */
+    [ST_CLAIM] = {"tollgate_claim",
+                  "INSERT INTO usage_event_ids (org_id, event_id, ts, content_hash)"
+                  " SELECT o, e, t, h FROM unnest($1::bigint[], $2::text[], $3::timestamptz[],"
+                  " $4::bytea[]) AS x(o, e, t, h)"
+                  " ON CONFLICT DO NOTHING RETURNING org_id, event_id",
+                  4},
+    /* The stored content of ids claimed before (a new statement: it sees them committed). */
+    [ST_STORED] = {"tollgate_stored",
+                   "SELECT i.org_id, i.event_id, i.content_hash FROM usage_event_ids i"
+                   " JOIN unnest($1::bigint[], $2::text[]) AS x(o, e)"
+                   " ON i.org_id = x.o AND i.event_id = x.e",
+                   2},
+    [ST_USERS_ADD] = {"tollgate_users_add",
+                      "INSERT INTO users (org_id, external_id, team_id)"
+                      " SELECT o, e, t FROM unnest($1::bigint[], $2::text[], $3::bigint[])"
+                      " AS x(o, e, t) ORDER BY o, e ON CONFLICT DO NOTHING",
+                      3},
+    /* Its own statement, so that it also sees users another writer just made. */
+    [ST_USERS_GET] = {"tollgate_users_get",
+                      "SELECT u.org_id, u.external_id, u.id FROM users u"
+                      " JOIN unnest($1::bigint[], $2::text[]) AS x(o, e)"
+                      " ON u.org_id = x.o AND u.external_id = x.e",
+                      2},
+    [ST_ROLLUP] = {"tollgate_rollup",
+                   "INSERT INTO spend_hourly AS h " ROLLUP_COLUMNS
+                   " SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[],"
+                   " $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[],"
+                   " $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],"
+                   " $15::bigint[], $16::bigint[], $17::bigint[], $18::numeric[], $19::numeric[])"
+                   " ORDER BY 1, 2, 3, 4, 5, 6, 7, 8" ROLLUP_ADD,
+                   19},
+    [ST_PARTITION] = {"tollgate_partition", "SELECT usage_events_ensure_partition($1)", 1},
+};
+
+static const char copy_events_sql[] =
+    "COPY usage_events (org_id, event_id, ts, team_id, project_id, user_id, api_key_id, provider,"
+    " model, raw_provider, raw_model, requested_model, request_id, status, latency_ms, mode,"
+    " input_uncached, cache_read, cache_write_5m, cache_write_1h, output, reasoning, list_cost,"
+    " effective_cost, price_id, tags, source, content_hash) FROM STDIN WITH (FORMAT binary)";
+
+static uint64_t key_hash(int64_t org_id, const char *s)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)org_id;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static void known_forget_users(struct known *k)
+{
+    for (size_t i = 0; i < k->cap; i++)
+        free(k->users[i].ext);
+    free(k->users);
+    k->users = NULL;
+    k->cap = k->n = 0;
+}
+
+/* Forgets everything: after a reconnect, or a failed group. */
+static void known_reset(struct known *k, bool keep_users)
+{
+    k->prepared = false;
+    k->n_months = 0;
+    if (!keep_users)
+        known_forget_users(k);
+}
+
+/* The user's id, or 0 when not known. */
+static int64_t known_user(const struct known *k, int64_t org_id, const char *ext)
+{
+    if (!k->cap)
+        return 0;
+    for (size_t i = key_hash(org_id, ext) & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
+        const struct user_slot *s = &k->users[i];
+        if (!s->id)
+            return 0;
+        if (s->org_id == org_id && strcmp(s->ext, ext) == 0)
+            return s->id;
+    }
+}
+
+/* Remembers a user; on failure (out of memory) nothing is remembered. */
+static void known_add_user(struct known *k, int64_t org_id, const char *ext, int64_t id)
+{
+    if (known_user(k, org_id, ext))
+        return;
+    if (k->n >= USERS_MAX)
+        known_forget_users(k);
+    if (2 * (k->n + 1) > k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 1024;
+        struct user_slot *slots = calloc(cap, sizeof(*slots));
+        if (!slots)
+            return;
+        for (size_t i = 0; i < k->cap; i++) {
+            struct user_slot *s = &k->users[i];
+            if (!s->id)
+                continue;
+            size_t j = key_hash(s->org_id, s->ext) & (cap - 1);
+            while (slots[j].id)
+                j = (j + 1) & (cap - 1);
+            slots[j] = *s;
+        }
+        free(k->users);
+        k->users = slots;
+        k->cap = cap;
+    }
+    char *copy = strdup(ext);
+    if (!copy)
+        return;
+    size_t i = key_hash(org_id, ext) & (k->cap - 1);
+    while (k->users[i].id)
+        i = (i + 1) & (k->cap - 1);
+    k->users[i] = (struct user_slot){org_id, id, copy};
+    k->n++;
+}
+
+static int month_of(int64_t ts_us)
+{
+    int64_t secs = ts_us / 1000000 - (ts_us % 1000000 < 0);
+    time_t t = (time_t)secs;
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    return (tm.tm_year + 1900) * 12 + tm.tm_mon;
+}
+
+static bool known_month(const struct known *k, int m)
+{
+    for (int i = 0; i < k->n_months; i++)
+        if (k->months[i] == m)
+            return true;
+    return false;
+}
+
+/* A Postgres array literal, built element by element. */
+struct arr {
+    struct line l;
+    size_t n;
+    bool done;
+};
+
+static void arr_raw(struct arr *a, const char *s)
+{
+    put(&a->l, a->n++ ? "," : "{", 1);
+    put(&a->l, s, strlen(s));
+}
+
+static void arr_int(struct arr *a, int64_t v, bool zero_null)
+{
+    char buf[24];
+    if (zero_null && v == 0) {
+        arr_raw(a, "NULL");
+        return;
+    }
+    arr_raw(a, fmt_int(v, buf));
+}
+
+/* A quoted element: only " and \ need a backslash inside the quotes. */
+static void arr_str(struct arr *a, const char *s)
+{
+    put(&a->l, a->n++ ? ",\"" : "{\"", 2);
+    while (*s) {
+        size_t run = strcspn(s, "\"\\");
+        put(&a->l, s, run);
+        s += run;
+        if (!*s)
+            break;
+        put(&a->l, "\\", 1);
+        put(&a->l, s, 1);
+        s++;
+    }
+    put(&a->l, "\"", 1);
+}
+
+static void arr_money(struct arr *a, money_t v)
+{
+    char buf[MONEY_BUF];
+    money_format_usd(v, 0, buf);
+    arr_raw(a, buf);
+}
+
+static void arr_time(struct arr *a, int64_t us)
+{
+    char ts[40];
+    event_format_time(us, ts);
+    arr_raw(a, ts);
+}
+
+/* Closes the literal; NULL when out of memory. */
+static const char *arr_done(struct arr *a)
+{
+    if (!a->done)
+        put(&a->l, a->n ? "}" : "{}", a->n ? 1 : 2);
+    a->done = true;
+    return a->l.oom ? NULL : a->l.p;
+}
+
+static void arrs_free(struct arr *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(a[i].l.p);
+}
+
+/*
+ * A Postgres array in its binary wire format (array_recv): one dimension,
+ * no NULLs, big-endian. The claim sends its arrays so, which spares the
+ * server parsing them as text.
+ */
+struct barr {
+    struct line l;
+    uint32_t n, oid;
+};
+
+#define OID_INT8        20
+#define OID_TEXT        25
+#define OID_BYTEA       17
+#define OID_TIMESTAMPTZ 1184
+#define PG_EPOCH_US     INT64_C(946684800000000) /* 2000-01-01 in Unix microseconds */
+
+static void put_be32(struct line *l, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    put(l, (const char *)b, 4);
+}
+
+static void barr_bytes(struct barr *b, const void *p, size_t n)
+{
+    if (!b->l.len) /* the header, its element count filled in by barr_done */
+        put(&b->l, (const char *)(unsigned char[20]){0}, 20);
+    put_be32(&b->l, (uint32_t)n);
+    put(&b->l, p, n);
+    b->n++;
+}
+
+static void barr_int(struct barr *b, int64_t v)
+{
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
+    barr_bytes(b, x, 8);
+}
+
+static void barr_time(struct barr *b, int64_t unix_us)
+{
+    barr_int(b, unix_us - PG_EPOCH_US);
+}
+
+/* Fills in the header; false when out of memory. */
+static bool barr_done(struct barr *b)
+{
+    struct line head = {0};
+
+    if (!b->l.len)
+        put(&b->l, (const char *)(unsigned char[20]){0}, 20);
+    if (b->l.oom)
+        return false;
+    put_be32(&head, 1); /* dimensions */
+    put_be32(&head, 0); /* no NULLs */
+    put_be32(&head, b->oid);
+    put_be32(&head, b->n);
+    put_be32(&head, 1); /* lower bound */
+    if (head.oom) {
+        free(head.p);
+        return false;
+    }
+    memcpy(b->l.p, head.p, 20);
+    free(head.p);
+    return true;
+}
+
+/*
+ * Runs a live path statement, its parameters in text, or in binary where
+ * lengths is not NULL; NULL with the reason in err when it failed.
+ */
+static PGresult *exec_stmt_fmt(PGconn *pg, const struct known *k, enum stmt s,
+                               const char *const *values, const int *lengths, char *err,
+                               size_t errlen)
+{
+    int formats[19];
+    const int *f = NULL;
+    PGresult *r;
+    ExecStatusType st;
+
+    if (lengths) {
+        for (int i = 0; i < stmts[s].nparams; i++)
+            formats[i] = 1;
+        f = formats;
+    }
+    r = k->prepared ? PQexecPrepared(pg, stmts[s].name, stmts[s].nparams, values, lengths, f, 0)
+                    : PQexecParams(pg, stmts[s].sql, stmts[s].nparams, NULL, values, lengths, f, 0);
+    st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    snprintf(err, errlen, "%.*s", (int)strcspn(PQerrorMessage(pg), "\n"), PQerrorMessage(pg));
+    PQclear(r);
+    return NULL;
+}
+
+static PGresult *exec_stmt(PGconn *pg, const struct known *k, enum stmt s,
+                           const char *const *values, char *err, size_t errlen)
+{
+    return exec_stmt_fmt(pg, k, s, values, NULL, err, errlen);
+}
+
+/* exec_stmt with binary arrays as its parameters. */
+static PGresult *exec_barrs(PGconn *pg, const struct known *k, enum stmt s, struct barr *args,
+                            char *err, size_t errlen)
+{
+    const char *values[19];
+    int lengths[19];
+
+    for (int i = 0; i < stmts[s].nparams; i++) {
+        if (!barr_done(&args[i])) {
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        values[i] = args[i].l.p;
+        lengths[i] = (int)args[i].l.len;
+    }
+    return exec_stmt_fmt(pg, k, s, values, lengths, err, errlen);
+}
+
+/* exec_stmt with arrays as its parameters. */
+static PGresult *exec_arrs(PGconn *pg, const struct known *k, enum stmt s, struct arr *args,
+                           char *err, size_t errlen)
+{
+    const char *values[19];
+
+    for (int i = 0; i < stmts[s].nparams; i++) {
+        values[i] = arr_done(&args[i]);
+        if (!values[i]) {
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+    }
+    return exec_stmt(pg, k, s, values, err, errlen);
+}
+
+/* Prepares the live path's statements; without them it sends them unnamed. */
+static void known_prepare(PGconn *pg, struct known *k)
+{
+    k->prepared = false;
+    for (int s = 0; s < ST_COUNT; s++) {
+        PGresult *r = PQprepare(pg, stmts[s].name, stmts[s].sql, stmts[s].nparams, NULL);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+            log_warn(NULL, "writer: cannot prepare %s: %.*s", stmts[s].name,
+                     (int)strcspn(PQerrorMessage(pg), "\n"), PQerrorMessage(pg));
+            return;
+        }
+    }
+    k->prepared = true;
+}
+
+/* s as the inside of a JSON string: tags hold no control characters, only " and \ to escape. */
+static void put_json_chars(struct line *l, const char *s, size_t n)
+{
+    while (n) {
+        size_t run = strcspn(s, "\"\\");
+        if (run > n)
+            run = n;
+        put(l, s, run);
+        s += run;
+        n -= run;
+        if (!n)
+            break;
+        put(l, "\\", 1);
+        put(l, s, 1);
+        s++;
+        n--;
+    }
+}
+
+/*
+ * The tags as a JSON object, in json: their order and spacing need not be
+ * canonical, since the column is jsonb (json_dumps cost an allocation and
+ * a sort per row).
+ */
+static const char *tags_json(const json_t *tags, struct line *json)
+{
+    const char *key;
+    const json_t *v;
+    bool any = false;
+
+    json->len = 0;
+    put(json, "{", 1);
+    json_object_foreach((json_t *)tags, key, v)
+    {
+        put(json, any ? ",\"" : "\"", any ? 2 : 1);
+        put_json_chars(json, key, json_object_iter_key_len(json_object_key_to_iter(key)));
+        put(json, "\":\"", 3);
+        if (json_is_string(v))
+            put_json_chars(json, json_string_value(v), json_string_length(v));
+        put(json, "\"", 1);
+        any = true;
+    }
+    put(json, "}", 1);
+    return json->oom ? NULL : json->p;
+}
+
+/*
+ * Rows go to usage_events in COPY's binary format, which spares the server
+ * parsing text: a header, then per row its field count and each field as
+ * a length (-1 for NULL) and the type's binary form, then a trailer.
+ */
+static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+
+static void bin_null(struct line *l)
+{
+    put_be32(l, UINT32_MAX);
+}
+
+static void bin_bytes(struct line *l, const void *p, size_t n)
+{
+    put_be32(l, (uint32_t)n);
+    put(l, p, n);
+}
+
+static void bin_text(struct line *l, const char *s, bool empty_null)
+{
+    if (empty_null && !*s)
+        bin_null(l);
+    else
+        bin_bytes(l, s, strlen(s));
+}
+
+static void bin_int8(struct line *l, int64_t v, bool zero_null)
+{
+    unsigned char x[8];
+
+    if (zero_null && v == 0) {
+        bin_null(l);
+        return;
+    }
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
+    bin_bytes(l, x, 8);
+}
+
+static void put_be16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+/*
+ * Money as a binary numeric: base-10000 digits around the decimal point,
+ * with the display scale its text form has (trailing zeros dropped), so
+ * the stored value reads back exactly as the text COPY stored it.
+ */
+static void bin_money(struct line *l, money_t v)
+{
+    __extension__ typedef unsigned __int128 u128;
+    const u128 per_usd = (u128)MONEY_PER_USD;
+    u128 mag = v < 0 ? (u128)0 - (u128)v : (u128)v, whole = mag / per_usd;
+    uint64_t frac = (uint64_t)(mag % per_usd); /* 15 decimals */
+    unsigned digit[16], n = 0, first = 0, dscale = 15;
+    unsigned char out[8 + 2 * 16];
+    int weight, n_whole = 0;
+    unsigned group[10];
+
+    while (whole) {
+        group[n_whole++] = (unsigned)(whole % 10000);
+        whole /= 10000;
+    }
+    for (int i = n_whole; i-- > 0;)
+        digit[n++] = group[i];
+    frac *= 10; /* 16 decimals: four groups of four */
+    for (uint64_t div = 1000000000000ULL; div; div /= 10000)
+        digit[n++] = (unsigned)(frac / div % 10000);
+    weight = n_whole - 1;
+    while (first < n && digit[first] == 0) {
+        first++;
+        weight--;
+    }
+    while (n > first && digit[n - 1] == 0)
+        n--;
+    for (uint64_t f = frac / 10; dscale && f % 10 == 0; f /= 10)
+        dscale--;
+    if (frac == 0)
+        dscale = 0;
+    if (n == first)
+        weight = 0;
+    put_be16(out, n - first);
+    put_be16(out + 2, (unsigned)(weight & 0xffff));
+    put_be16(out + 4, v < 0 && n > first ? 0x4000 : 0);
+    put_be16(out + 6, dscale);
+    for (unsigned i = first; i < n; i++)
+        put_be16(out + 8 + 2 * (i - first), digit[i]);
+    bin_bytes(l, out, 8 + 2 * (n - first));
+}
+
+/* Appends one usage_events row in COPY's binary format; json is scratch space. */
+static void event_tuple(const struct ingest_row *r, int64_t user_id, struct line *l,
+                        struct line *json)
+{
+    const char *tags = tags_json(r->ev.tags, json);
+    unsigned char nfields[2];
+
+    if (!tags) {
+        l->oom = true;
+        return;
+    }
+    put_be16(nfields, 28);
+    put(l, (const char *)nfields, 2);
+    bin_int8(l, r->org_id, false);
+    bin_text(l, r->ev.id, false);
+    bin_int8(l, r->ev.ts_us - PG_EPOCH_US, false);
+    bin_int8(l, r->team_id, false);
+    bin_int8(l, r->project_id, true);
+    bin_int8(l, user_id, true);
+    bin_int8(l, r->ev.api_key_id ? r->ev.api_key_id : r->ingest_key, true);
+    bin_text(l, r->provider, false);
+    bin_text(l, r->model, false);
+    bin_text(l, r->ev.provider, false);
+    bin_text(l, r->ev.model, false);
+    bin_text(l, r->ev.requested_model, false);
+    bin_text(l, r->ev.request_id, true);
+    bin_text(l, r->ev.status == EVENT_ERROR ? "error" : "ok", false);
+    if (r->ev.latency_ms < 0) {
+        bin_null(l);
+    } else {
+        put_be32(l, 4);
+        put_be32(l, (uint32_t)r->ev.latency_ms);
+    }
+    bin_text(l, pricing_mode_name(r->ev.mode), false);
+    bin_int8(l, r->ev.tokens.input_uncached, false);
+    bin_int8(l, r->ev.tokens.cache_read, false);
+    bin_int8(l, r->ev.tokens.cache_write_5m, false);
+    bin_int8(l, r->ev.tokens.cache_write_1h, false);
+    bin_int8(l, r->ev.tokens.output, false);
+    bin_int8(l, r->ev.tokens.reasoning, false);
+    bin_money(l, r->list_cost);
+    bin_money(l, r->effective_cost);
+    bin_int8(l, r->price_id, true);
+    put_be32(l, (uint32_t)(1 + strlen(tags))); /* jsonb: a version byte, then the text */
+    put(l, "\1", 1);
+    put(l, tags, strlen(tags));
+    bin_text(l, r->ev.usage_format, false);
+    bin_bytes(l, r->hash, CRYPTO_SHA256_LEN);
+}
+
+/* One rollup row being summed. */
+struct roll {
+    const struct ingest_row *r; /* its first row: the key's strings */
+    int64_t hour_us, user_id;
+    int64_t requests, errors, unpriced;
+    struct tokens t;
+    money_t list_cost, effective_cost;
+};
+
+static int64_t hour_of(int64_t ts_us)
+{
+    const int64_t h = (int64_t)3600 * 1000000;
+    return (ts_us / h - (ts_us % h < 0)) * h;
+}
+
+static bool roll_same(const struct roll *a, const struct ingest_row *r, int64_t hour_us,
+                      int64_t user_id)
+{
+    const struct ingest_row *b = a->r;
+    return a->hour_us == hour_us && a->user_id == user_id && b->org_id == r->org_id &&
+           b->team_id == r->team_id && b->project_id == r->project_id && b->ev.mode == r->ev.mode &&
+           strcmp(b->provider, r->provider) == 0 && strcmp(b->model, r->model) == 0;
+}
+
+static uint64_t roll_hash(const struct ingest_row *r, int64_t hour_us, int64_t user_id)
+{
+    uint64_t h = key_hash(r->org_id, r->provider) ^ key_hash(r->team_id, r->model);
+    h = (h ^ (uint64_t)hour_us) * 1099511628211ULL;
+    h = (h ^ (uint64_t)user_id) * 1099511628211ULL;
+    h = (h ^ (uint64_t)r->project_id) * 1099511628211ULL;
+    return (h ^ (uint64_t)r->ev.mode) * 1099511628211ULL;
+}
+
+/* Sums the accepted rows per rollup key and upserts the sums. */
+static bool upsert_rollups(PGconn *pg, const struct known *k, struct ingest_row **rows,
+                           const int64_t *user_ids, const enum row_outcome *outcome, size_t n,
+                           char *err, size_t errlen)
+{
+    size_t cap = 16, nr = 0;
+    bool ok = false;
+    struct roll *rolls;
+    int32_t *slot;
+    struct arr a[19] = {0};
+
+    while (cap < 2 * n)
+        cap *= 2;
+    rolls = calloc(n ? n : 1, sizeof(*rolls));
+    slot = malloc(cap * sizeof(*slot));
+    if (!rolls || !slot) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    memset(slot, 0xff, cap * sizeof(*slot));
+    for (size_t i = 0; i < n; i++) {
+        const struct ingest_row *r = rows[i];
+        int64_t hour = hour_of(r->ev.ts_us);
+        size_t j;
+        struct roll *x;
+
+        if (outcome[i] != ROW_ACCEPTED)
+            continue;
+        for (j = roll_hash(r, hour, user_ids[i]) & (cap - 1);
+             slot[j] >= 0 && !roll_same(&rolls[slot[j]], r, hour, user_ids[i]);
+             j = (j + 1) & (cap - 1))
+            ;
+        if (slot[j] < 0) {
+            slot[j] = (int32_t)nr;
+            rolls[nr++] = (struct roll){.r = r, .hour_us = hour, .user_id = user_ids[i]};
+        }
+        x = &rolls[slot[j]];
+        x->requests++;
+        x->errors += r->ev.status == EVENT_ERROR;
+        x->unpriced += r->price_id == 0;
+        x->t.input_uncached += r->ev.tokens.input_uncached;
+        x->t.cache_read += r->ev.tokens.cache_read;
+        x->t.cache_write_5m += r->ev.tokens.cache_write_5m;
+        x->t.cache_write_1h += r->ev.tokens.cache_write_1h;
+        x->t.output += r->ev.tokens.output;
+        x->t.reasoning += r->ev.tokens.reasoning;
+        x->list_cost += r->list_cost;
+        x->effective_cost += r->effective_cost;
+    }
+    if (nr == 0) {
+        ok = true;
+        goto out;
+    }
+    for (size_t i = 0; i < nr; i++) {
+        const struct roll *x = &rolls[i];
+        arr_int(&a[0], x->r->org_id, false);
+        arr_time(&a[1], x->hour_us);
+        arr_int(&a[2], x->r->team_id, false);
+        arr_int(&a[3], x->r->project_id, true);
+        arr_int(&a[4], x->user_id, true);
+        arr_str(&a[5], x->r->provider);
+        arr_str(&a[6], x->r->model);
+        arr_raw(&a[7], pricing_mode_name(x->r->ev.mode));
+        arr_int(&a[8], x->requests, false);
+        arr_int(&a[9], x->errors, false);
+        arr_int(&a[10], x->unpriced, false);
+        arr_int(&a[11], x->t.input_uncached, false);
+        arr_int(&a[12], x->t.cache_read, false);
+        arr_int(&a[13], x->t.cache_write_5m, false);
+        arr_int(&a[14], x->t.cache_write_1h, false);
+        arr_int(&a[15], x->t.output, false);
+        arr_int(&a[16], x->t.reasoning, false);
+        arr_money(&a[17], x->list_cost);
+        arr_money(&a[18], x->effective_cost);
+    }
+    PGresult *r = exec_arrs(pg, k, ST_ROLLUP, a, err, errlen);
+    ok = r != NULL;
+    PQclear(r);
+out:
+    arrs_free(a, 19);
+    free(rolls);
+    free(slot);
+    return ok;
+}
+
+/* Finds (org_id, key) in a table of row indexes keyed by each row's id, or user when by_user. */
+static size_t find_slot(const int32_t *slot, size_t cap, struct ingest_row *const *rows,
+                        int64_t org_id, const char *key, bool by_user)
+{
+    size_t j = key_hash(org_id, key) & (cap - 1);
+    for (; slot[j] >= 0; j = (j + 1) & (cap - 1)) {
+        const struct ingest_row *r = rows[slot[j]];
+        if (r->org_id == org_id && strcmp(by_user ? r->ev.user : r->ev.id, key) == 0)
+            break;
+    }
+    return j;
+}
+
+static bool same_hash(const struct ingest_row *r, const char *stored)
+{
+    char hex[2 * CRYPTO_SHA256_LEN + 1];
+    crypto_hex(r->hash, CRYPTO_SHA256_LEN, hex);
+    return strncmp(stored, "\\x", 2) == 0 && strcmp(stored + 2, hex) == 0;
+}
+
+/*
+ * Orders row indexes by (org_id, id) in byte order: every lane claims in
+ * this one order, so lanes claiming the same ids cannot deadlock. (The
+ * spool replay sorts by the database's collation instead; should it ever
+ * deadlock with a lane, Postgres ends one and that group is retried job by
+ * job.)
+ */
+static int cmp_ids(const void *a, const void *b, void *arg)
+{
+    struct ingest_row *const *rows = arg;
+    const struct ingest_row *x = rows[*(const int32_t *)a], *y = rows[*(const int32_t *)b];
+
+    if (x->org_id != y->org_id)
+        return x->org_id < y->org_id ? -1 : 1;
+    return strcmp(x->ev.id, y->ev.id);
+}
+
+/*
+ * Writes n rows in one transaction on the live path (see above). outcome[i]
+ * gets ACCEPTED, DUPLICATE or CONFLICT: the first row of an id new to
+ * Postgres is accepted, and every other row is compared with the stored
+ * content of its id, or with the group's first row of it when that one is
+ * new. Returns false with the reason in err, the transaction rolled back.
+ */
+static bool write_rows(PGconn *pg, struct known *k, struct ingest_row **rows, size_t n,
+                       enum row_outcome *outcome, char *err, size_t errlen)
+{
+    size_t cap = 16, n_months = 0, n_pending = 0, n_unclaimed = 0, n_first = 0;
+    int32_t *slot, *uslot, *first, *order;
+    int64_t *user_ids;
+    int *months;
+    const char **stored;
+    bool *claimed, ok = false, begun = false;
+    struct arr u[3] = {0}, s[2] = {0};
+    struct barr a[4] = {
+        {.oid = OID_INT8}, {.oid = OID_TEXT}, {.oid = OID_TIMESTAMPTZ}, {.oid = OID_BYTEA}};
+    struct known fresh = {0};
+    struct line all = {0}, json = {0};
+    PGresult *r = NULL, *stored_r = NULL;
+
+    while (cap < 2 * n)
+        cap *= 2;
+    slot = malloc(cap * sizeof(*slot));
+    uslot = malloc(cap * sizeof(*uslot));
+    first = malloc((n ? n : 1) * sizeof(*first));
+    order = malloc((n ? n : 1) * sizeof(*order));
+    months = malloc((n ? n : 1) * sizeof(*months));
+    user_ids = calloc(n ? n : 1, sizeof(*user_ids));
+    claimed = calloc(n ? n : 1, sizeof(*claimed));
+    stored = calloc(n ? n : 1, sizeof(*stored));
+    if (!slot || !uslot || !first || !order || !months || !user_ids || !claimed || !stored) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    memset(slot, 0xff, cap * sizeof(*slot));
+    memset(uslot, 0xff, cap * sizeof(*uslot));
+    for (size_t i = 0; i < n; i++) {
+        struct ingest_row *row = rows[i];
+        size_t j = find_slot(slot, cap, rows, row->org_id, row->ev.id, false);
+
+        if (slot[j] < 0) {
+            int m = month_of(row->ev.ts_us);
+            slot[j] = (int32_t)i;
+            first[i] = (int32_t)i;
+            order[n_first++] = (int32_t)i;
+            if (!known_month(k, m)) {
+                size_t x = 0;
+                while (x < n_months && months[x] != m)
+                    x++;
+                if (x == n_months)
+                    months[n_months++] = m;
+            }
+        } else {
+            first[i] = slot[j];
+        }
+        if (!row->ev.user[0])
+            continue;
+        user_ids[i] = known_user(k, row->org_id, row->ev.user);
+        if (user_ids[i])
+            continue;
+        j = find_slot(uslot, cap, rows, row->org_id, row->ev.user, true);
+        if (uslot[j] >= 0)
+            continue;
+        uslot[j] = (int32_t)i; /* a new user's first row gives its team */
+        arr_int(&u[0], row->org_id, false);
+        arr_str(&u[1], row->ev.user);
+        arr_int(&u[2], row->team_id, false);
+        n_pending++;
+    }
+    /* Ids claimed in key order, so that concurrent writers lock in the same order. */
+    qsort_r(order, n_first, sizeof(*order), cmp_ids, rows);
+    for (size_t x = 0; x < n_first; x++) {
+        const struct ingest_row *row = rows[order[x]];
+        barr_int(&a[0], row->org_id);
+        barr_bytes(&a[1], row->ev.id, strlen(row->ev.id));
+        barr_time(&a[2], row->ev.ts_us);
+        barr_bytes(&a[3], row->hash, CRYPTO_SHA256_LEN);
+    }
+    if (!run(pg, "BEGIN", err, errlen))
+        goto out;
+    begun = true;
+    for (size_t i = 0; i < n_months; i++) {
+        char from[40];
+        const char *v[1] = {from};
+        snprintf(from, sizeof(from), "%04d-%02d-01T00:00:00Z", months[i] / 12, months[i] % 12 + 1);
+        if (!(r = exec_stmt(pg, k, ST_PARTITION, v, err, errlen)))
+            goto out;
+        PQclear(r);
+    }
+    if (n_pending) {
+        if (!(r = exec_arrs(pg, k, ST_USERS_ADD, u, err, errlen)))
+            goto out;
+        PQclear(r);
+        if (!(r = exec_arrs(pg, k, ST_USERS_GET, u, err, errlen)))
+            goto out;
+        for (int t = 0; t < PQntuples(r); t++)
+            known_add_user(&fresh, strtoll(PQgetvalue(r, t, 0), NULL, 10), PQgetvalue(r, t, 1),
+                           strtoll(PQgetvalue(r, t, 2), NULL, 10));
+        PQclear(r);
+        for (size_t i = 0; i < n; i++) {
+            if (!rows[i]->ev.user[0] || user_ids[i])
+                continue;
+            user_ids[i] = known_user(&fresh, rows[i]->org_id, rows[i]->ev.user);
+            if (!user_ids[i]) {
+                snprintf(err, errlen, "user '%s' was not made", rows[i]->ev.user);
+                goto out;
+            }
+        }
+    }
+    if (!(r = exec_barrs(pg, k, ST_CLAIM, a, err, errlen)))
+        goto out;
+    for (int t = 0; t < PQntuples(r); t++) {
+        size_t j = find_slot(slot, cap, rows, strtoll(PQgetvalue(r, t, 0), NULL, 10),
+                             PQgetvalue(r, t, 1), false);
+        if (slot[j] >= 0)
+            claimed[slot[j]] = true;
+    }
+    PQclear(r);
+    for (size_t i = 0; i < n; i++) {
+        if (first[i] != (int32_t)i || claimed[i])
+            continue;
+        arr_int(&s[0], rows[i]->org_id, false);
+        arr_str(&s[1], rows[i]->ev.id);
+        n_unclaimed++;
+    }
+    if (n_unclaimed) {
+        if (!(stored_r = exec_arrs(pg, k, ST_STORED, s, err, errlen)))
+            goto out;
+        for (int t = 0; t < PQntuples(stored_r); t++) {
+            size_t j = find_slot(slot, cap, rows, strtoll(PQgetvalue(stored_r, t, 0), NULL, 10),
+                                 PQgetvalue(stored_r, t, 1), false);
+            if (slot[j] >= 0)
+                stored[slot[j]] = PQgetvalue(stored_r, t, 2);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        int32_t f = first[i];
+        bool same = stored[f] ? same_hash(rows[i], stored[f])
+                              : memcmp(rows[i]->hash, rows[f]->hash, CRYPTO_SHA256_LEN) == 0;
+        if (claimed[f] && f == (int32_t)i)
+            outcome[i] = ROW_ACCEPTED;
+        else
+            outcome[i] = same ? ROW_DUPLICATE : ROW_CONFLICT;
+        if (outcome[i] != ROW_ACCEPTED)
+            continue;
+        if (!all.len)
+            put(&all, copy_header, sizeof(copy_header));
+        event_tuple(rows[i], user_ids[i], &all, &json);
+    }
+    if (all.len)
+        put(&all, "\377\377", 2); /* the trailer */
+    if (all.oom) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (all.len && !copy_in(pg, copy_events_sql, all.p, all.len, err, errlen))
+        goto out;
+    if (!upsert_rollups(pg, k, rows, user_ids, outcome, n, err, errlen) ||
+        !run(pg, "COMMIT", err, errlen))
+        goto out;
+    begun = false;
+    ok = true;
+    /* Committed: what this group made is now known to exist. */
+    for (size_t i = 0; i < n_months && k->n_months < MONTHS_MAX; i++)
+        k->months[k->n_months++] = months[i];
+    for (size_t i = 0; i < fresh.cap; i++)
+        if (fresh.users[i].id)
+            known_add_user(k, fresh.users[i].org_id, fresh.users[i].ext, fresh.users[i].id);
+out:
+    if (begun) {
+        PQclear(PQexec(pg, "ROLLBACK"));
+        k->n_months = 0; /* a partition known before may be the one missing */
+    }
+    PQclear(stored_r);
+    known_forget_users(&fresh);
+    for (int i = 0; i < 4; i++)
+        free(a[i].l.p);
+    arrs_free(u, 3);
+    arrs_free(s, 2);
+    free(all.p);
+    free(json.p);
+    free(slot);
+    free(uslot);
+    free(first);
+    free(order);
+    free(months);
+    free(user_ids);
+    free(claimed);
+    free(stored);
+    return ok;
+}
+
+/* The rows of jobs in order, as one array; NULL when out of memory. */
+static struct ingest_row **gather_rows(struct writer_job *jobs, size_t *n)
+{
+    size_t total = 0, i = 0;
+    struct ingest_row **rows;
+
+    for (struct writer_job *j = jobs; j; j = j->next)
+        total += j->n;
+    rows = malloc((total ? total : 1) * sizeof(*rows));
+    if (!rows)
+        return NULL;
+    for (struct writer_job *j = jobs; j; j = j->next)
+        for (size_t x = 0; x < j->n; x++)
+            rows[i++] = &j->rows[x];
+    *n = total;
+    return rows;
+}
+
 bool writer_write_now(PGconn *pg, struct writer_job *jobs, char *err, size_t errlen)
 {
-    size_t len = 0, n = 0;
-    char *data = join_jobs(jobs, &len, &n);
+    size_t n = 0;
+    struct ingest_row **rows = gather_rows(jobs, &n);
     enum row_outcome *outcome = calloc(n ? n : 1, sizeof(*outcome));
-    bool staged = false, ok = false;
+    struct known k = {0};
+    bool ok = false;
 
-    if (!data || !outcome) {
+    if (!rows || !outcome) {
         snprintf(err, errlen, "out of memory");
         set_outcomes(jobs, NULL, ROW_FAILED);
         goto out;
     }
-    ok = write_lines(pg, &staged, data, len, n, outcome, err, errlen);
+    ok = write_rows(pg, &k, rows, n, outcome, err, errlen);
     set_outcomes(jobs, ok ? outcome : NULL, conn_lost(pg) ? ROW_UNAVAILABLE : ROW_FAILED);
 out:
-    free(data);
+    known_forget_users(&k);
+    free(rows);
     free(outcome);
     return ok;
 }
@@ -423,7 +1394,7 @@ bool writer_stage(PGconn *pg, const struct ingest_row *rows, size_t n, char *err
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    ok = run(pg, stage_sql, err, errlen) && copy_in(pg, all.p, all.len, err, errlen);
+    ok = run(pg, stage_sql, err, errlen) && copy_in(pg, copy_sql, all.p, all.len, err, errlen);
 out:
     free(one.p);
     free(all.p);
@@ -672,6 +1643,8 @@ static bool ensure_conn(struct lane *l)
         return false;
     }
     PQclear(PQexec(l->pg, "SET TIME ZONE 'UTC'; SET client_min_messages = warning"));
+    known_reset(&l->known, true);
+    known_prepare(l->pg, &l->known);
     return true;
 }
 
@@ -710,10 +1683,12 @@ static void write_group(struct lane *l, struct writer_job *jobs)
 {
     struct writer *w = l->w;
     size_t len = 0, n = 0;
-    char *data = join_jobs(jobs, &len, &n), err[512] = "";
+    struct ingest_row **rows = gather_rows(jobs, &n);
+    char *data = NULL, err[512] = "";
     enum row_outcome *outcome = calloc(n ? n : 1, sizeof(*outcome));
+    bool spooled;
 
-    if (!data || !outcome) {
+    if (!rows || !outcome) {
         set_outcomes(jobs, NULL, ROW_FAILED);
         goto out;
     }
@@ -721,7 +1696,7 @@ static void write_group(struct lane *l, struct writer_job *jobs)
          attempt++) {
         /* The gate makes this commit and its ledger update one step for a ledger reload. */
         verdicts_gate_enter();
-        bool wrote = write_lines(l->pg, &l->staged, data, len, n, outcome, err, sizeof(err));
+        bool wrote = write_rows(l->pg, &l->known, rows, n, outcome, err, sizeof(err));
         if (wrote) {
             set_outcomes(jobs, outcome, ROW_ACCEPTED);
             for (struct writer_job *j = jobs; j; j = j->next)
@@ -756,8 +1731,14 @@ static void write_group(struct lane *l, struct writer_job *jobs)
         /* A connection can die unnoticed (a Postgres restart): try a fresh one once. */
         l->next_connect = 0;
     }
+    /* The spool keeps the rows as staging lines. */
+    data = join_jobs(jobs, &len, &n);
+    if (!data) {
+        set_outcomes(jobs, NULL, ROW_FAILED);
+        goto out;
+    }
     pthread_mutex_lock(&w->spool_mu);
-    bool spooled = spool_append(w, data, len);
+    spooled = spool_append(w, data, len);
     pthread_mutex_unlock(&w->spool_mu);
     if (spooled)
         set_outcomes(jobs, NULL, ROW_SPOOLED);
@@ -766,6 +1747,7 @@ static void write_group(struct lane *l, struct writer_job *jobs)
 out:
     count(w, jobs);
 out_counted:
+    free(rows);
     free(data);
     free(outcome);
 }
@@ -891,6 +1873,7 @@ void writer_stop(struct writer **wp)
             pthread_join(w->lanes[i].thread, NULL);
         if (w->lanes[i].pg)
             PQfinish(w->lanes[i].pg);
+        known_forget_users(&w->lanes[i].known);
     }
     if (w->spool_fd >= 0)
         close(w->spool_fd);

@@ -2,9 +2,9 @@
  * writer: durable, idempotent, group-committed writes of usage events.
  * HTTP threads hand it jobs (rows already decoded, resolved and priced); a
  * writer thread takes every job queued so far and writes them all in one
- * transaction: one COPY into a staging table, set-based idempotency against
- * usage_event_ids, the events, their users and the hourly rollups, and one
- * commit (one fsync). When Postgres cannot be reached it appends the rows to
+ * transaction: the ids claimed in usage_event_ids with one statement, the
+ * accepted events in one COPY, their users, the hourly rollups summed per
+ * key, and one commit (one fsync). When Postgres cannot be reached it appends the rows to
  * a local spool file instead (fsync'ed before the job completes) and replays
  * the spool, idempotently, once Postgres answers again. A job's done
  * callback runs on the writer thread when every row has its outcome.
