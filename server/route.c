@@ -5,6 +5,22 @@
 
 #include <string.h>
 
+/* Records name (nlen bytes) = value (vlen bytes) in out, if out is given. */
+static bool capture(struct route_params *out, const char *name, size_t nlen, const char *value,
+                    size_t vlen)
+{
+    if (!out)
+        return true;
+    if (out->n >= ROUTE_MAX_PARAMS || nlen >= sizeof(out->p[0].name))
+        return false;
+    memcpy(out->p[out->n].name, name, nlen);
+    out->p[out->n].name[nlen] = '\0';
+    memcpy(out->p[out->n].value, value, vlen);
+    out->p[out->n].value[vlen] = '\0';
+    out->n++;
+    return true;
+}
+
 bool route_match(const char *pattern, const char *path, struct route_params *out)
 {
     const char *p = pattern, *s = path;
@@ -24,32 +40,13 @@ bool route_match(const char *pattern, const char *path, struct route_params *out
             slen = strlen(s);
             if (slen == 0 || slen >= ROUTE_MAX_PARAM_LEN || s[slen - 1] == '/')
                 return false;
-            plen--; /* the name ends before the '*' */
-            if (out) {
-                size_t nlen = plen - 2;
-                if (out->n >= ROUTE_MAX_PARAMS || nlen >= sizeof(out->p[0].name))
-                    return false;
-                memcpy(out->p[out->n].name, p + 1, nlen);
-                out->p[out->n].name[nlen] = '\0';
-                memcpy(out->p[out->n].value, s, slen);
-                out->p[out->n].value[slen] = '\0';
-                out->n++;
-            }
-            return true;
+            return capture(out, p + 1, plen - 3, s, slen); /* the name ends before the '*' */
         }
         if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
             if (slen == 0 || slen >= ROUTE_MAX_PARAM_LEN || p[plen - 2] == '*')
                 return false; /* "{name*}" only as the last segment */
-            if (out) {
-                size_t nlen = plen - 2;
-                if (out->n >= ROUTE_MAX_PARAMS || nlen >= sizeof(out->p[0].name))
-                    return false;
-                memcpy(out->p[out->n].name, p + 1, nlen);
-                out->p[out->n].name[nlen] = '\0';
-                memcpy(out->p[out->n].value, s, slen);
-                out->p[out->n].value[slen] = '\0';
-                out->n++;
-            }
+            if (!capture(out, p + 1, plen - 2, s, slen))
+                return false;
         } else if (plen != slen || strncmp(p, s, plen) != 0) {
             return false;
         }
