@@ -245,6 +245,17 @@ static int cmd_serve(int argc, char **argv)
     sigset_t set;
     int sig = 0, rc = 1;
 
+    /*
+     * SIGINT and SIGTERM are taken by sigwait below, synchronously. Blocked
+     * before any thread starts (writer, ledger, alerts, webhooks, MHD), so
+     * that every thread inherits the mask: a thread that left them
+     * unblocked could receive one and die of its default action.
+     */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
     if (!parse(&cfg, NULL, argc, argv))
         goto out;
     /*
@@ -294,12 +305,6 @@ static int cmd_serve(int argc, char **argv)
     app.cfg = &cfg;
     app.started = time(NULL);
     auth_init(cfg.key_cache_ttl);
-    /* Handle SIGINT/SIGTERM here, synchronously; MHD threads inherit the mask. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
     srv = http_start(&app, api_routes, api_routes_count, err, sizeof(err));
     if (!srv) {
         fail(err, NULL);
