@@ -637,7 +637,11 @@ out:
     return rc;
 }
 
-/* Writes the documents of d to the org, then removes the org's file rows not in d. */
+/*
+ * Writes the documents of d to the org, then removes the org's file rows not
+ * in d: all in one transaction, so that an apply changes everything or
+ * nothing, and running instances reload once.
+ */
 static int policy_apply(struct db_conn *c, int64_t org_id, struct policydir *d)
 {
     long created = 0, updated = 0, removed = 0, gone;
@@ -650,12 +654,14 @@ static int policy_apply(struct db_conn *c, int64_t org_id, struct policydir *d)
         size_t k = is_budget ? i : i - d->n_budgets;
         struct scope *s = is_budget ? &d->budgets[k].scope : &d->policies[k].scope;
         const struct policydir_origin *o = is_budget ? &d->budget_at[k] : &d->policy_at[k];
+        char at[600];
         switch (policystore_resolve(c, org_id, s)) {
         case STORE_OK:
             break;
         case STORE_NOT_FOUND:
-            fprintf(stderr, "%s:%d:%d: scope: no %s '%s' in this org\n", o->file, o->line,
-                    o->column, policy_scope_kind_name(s->kind), s->name);
+            fprintf(stderr, "%s: scope: no %s '%s' in this org\n",
+                    policydir_where(d, o, at, sizeof(at)), policy_scope_kind_name(s->kind),
+                    s->name);
             return 1;
         default:
             return fail("resolving scopes", db_conn_error(c));
@@ -663,6 +669,10 @@ static int policy_apply(struct db_conn *c, int64_t org_id, struct policydir *d)
     }
     if (!(names = calloc(d->n_budgets + d->n_policies + 1, sizeof(*names))))
         return fail("out of memory", NULL);
+    if (!db_exec(c, "BEGIN")) {
+        fail("starting the apply", db_conn_error(c));
+        goto out;
+    }
     for (size_t i = 0; i < d->n_budgets; i++) {
         int64_t id;
         bool made;
@@ -695,10 +705,16 @@ static int policy_apply(struct db_conn *c, int64_t org_id, struct policydir *d)
         goto out;
     }
     removed += gone;
+    if (!db_exec(c, "COMMIT")) {
+        fail("committing the apply", db_conn_error(c));
+        goto out;
+    }
     printf("applied %zu budgets and %zu policies: %ld created, %ld updated, %ld removed\n",
            d->n_budgets, d->n_policies, created, updated, removed);
     rc = 0;
 out:
+    if (rc != 0 && PQtransactionStatus(db_conn_pg(c)) != PQTRANS_IDLE && !db_exec(c, "ROLLBACK"))
+        fprintf(stderr, "tollgate: rolling back the apply failed: %s\n", db_conn_error(c));
     free(names);
     return rc;
 }

@@ -21,16 +21,27 @@ struct collect {
 
 static void origin(struct collect *c, struct policydir_origin *o)
 {
-    char path[160];
-
     snprintf(o->file, sizeof(o->file), "%s", c->file);
-    o->line = o->column = 0;
-    if (c->array)
-        snprintf(path, sizeof(path), "[%zu].scope", c->index);
+    o->text = c->d->n_texts;
+    o->index = c->index;
+    o->array = c->array;
+}
+
+const char *policydir_where(const struct policydir *d, const struct policydir_origin *o, char *buf,
+                            size_t cap)
+{
+    char path[160];
+    int line = 0, column = 0;
+
+    if (o->array)
+        snprintf(path, sizeof(path), "[%zu].scope", o->index);
     else
         snprintf(path, sizeof(path), "scope");
-    if (!policy_locate(c->text, c->len, path, &o->line, &o->column))
-        o->line = o->column = 0;
+    if (o->text >= d->n_texts ||
+        !policy_locate(d->texts[o->text], d->text_lens[o->text], path, &line, &column))
+        line = column = 0;
+    snprintf(buf, cap, "%s:%d:%d", o->file, line, column);
+    return buf;
 }
 
 static void *grow(void *p, size_t n, size_t size)
@@ -136,7 +147,21 @@ static int check_file(const char *path, struct policydir *d, FILE *errs)
         fprintf(errs, "%s: out of memory\n", path);
         bad++;
     }
-    free(text);
+    {
+        char **t = realloc(d->texts, (d->n_texts + 1) * sizeof(*t));
+        size_t *l = t ? realloc(d->text_lens, (d->n_texts + 1) * sizeof(*l)) : NULL;
+        if (t)
+            d->texts = t;
+        if (l)
+            d->text_lens = l;
+        if (!t || !l) {
+            fprintf(errs, "%s: out of memory\n", path);
+            free(text);
+            return bad + 1;
+        }
+        d->texts[d->n_texts] = text;
+        d->text_lens[d->n_texts++] = len;
+    }
     return bad;
 }
 
@@ -176,32 +201,35 @@ int policydir_load(const char *dir, struct policydir *out, FILE *errs)
     }
     /* Names are unique per kind across the directory; zones must exist. */
     for (size_t i = 0; i < d.n_budgets; i++) {
-        const struct policydir_origin *o = &d.budget_at[i];
+        char at[600];
         for (size_t j = 0; j < i; j++)
             if (!strcmp(d.budgets[i].name, d.budgets[j].name)) {
-                fprintf(errs, "%s:%d:%d: name: budget '%s' is also defined in %s\n", o->file,
-                        o->line, o->column, d.budgets[i].name, d.budget_at[j].file);
+                fprintf(errs, "%s: name: budget '%s' is also defined in %s\n",
+                        policydir_where(&d, &d.budget_at[i], at, sizeof(at)), d.budgets[i].name,
+                        d.budget_at[j].file);
                 bad++;
                 break;
             }
         if (!verdicts_zone(d.budgets[i].timezone)) {
-            fprintf(errs, "%s:%d:%d: timezone: unknown time zone '%s'\n", o->file, o->line,
-                    o->column, d.budgets[i].timezone);
+            fprintf(errs, "%s: timezone: unknown time zone '%s'\n",
+                    policydir_where(&d, &d.budget_at[i], at, sizeof(at)), d.budgets[i].timezone);
             bad++;
         }
     }
     for (size_t i = 0; i < d.n_policies; i++) {
-        const struct policydir_origin *o = &d.policy_at[i];
+        char at[600];
         for (size_t j = 0; j < i; j++)
             if (!strcmp(d.policies[i].name, d.policies[j].name)) {
-                fprintf(errs, "%s:%d:%d: name: policy '%s' is also defined in %s\n", o->file,
-                        o->line, o->column, d.policies[i].name, d.policy_at[j].file);
+                fprintf(errs, "%s: name: policy '%s' is also defined in %s\n",
+                        policydir_where(&d, &d.policy_at[i], at, sizeof(at)), d.policies[i].name,
+                        d.policy_at[j].file);
                 bad++;
                 break;
             }
         if (d.policies[i].mix_set && !verdicts_zone(d.policies[i].mix_timezone)) {
-            fprintf(errs, "%s:%d:%d: target_mix.timezone: unknown time zone '%s'\n", o->file,
-                    o->line, o->column, d.policies[i].mix_timezone);
+            fprintf(errs, "%s: target_mix.timezone: unknown time zone '%s'\n",
+                    policydir_where(&d, &d.policy_at[i], at, sizeof(at)),
+                    d.policies[i].mix_timezone);
             bad++;
         }
     }
@@ -222,5 +250,9 @@ void policydir_free(struct policydir *d)
     free(d->budget_at);
     free(d->policies);
     free(d->policy_at);
+    for (size_t i = 0; i < d->n_texts; i++)
+        free(d->texts[i]);
+    free(d->texts);
+    free(d->text_lens);
     memset(d, 0, sizeof(*d));
 }

@@ -12,10 +12,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Where a document came from, for messages: "dir/file.json:12:5". */
+/* Where a document came from: see policydir_where. */
 struct policydir_origin {
     char file[512];
-    int line, column; /* of the document's "scope" member */
+    size_t text;  /* the file's text, in policydir.texts */
+    size_t index; /* the document's index in an array file */
+    bool array;
 };
 
 struct policydir {
@@ -25,7 +27,18 @@ struct policydir {
     struct routing_policy *policies;
     struct policydir_origin *policy_at;
     size_t n_policies;
+    char **texts; /* every file's text, kept for policydir_where */
+    size_t *text_lens;
+    size_t n_texts;
 };
+
+/*
+ * "file:line:column" of a document's "scope" member, for messages, into buf.
+ * Found only when asked: locating every document up front would scan the
+ * file once per document.
+ */
+const char *policydir_where(const struct policydir *d, const struct policydir_origin *o, char *buf,
+                            size_t cap);
 
 /*
  * Reads and validates every file of dir: syntax and grammar (with the line

@@ -241,14 +241,25 @@ enum store_result policystore_resolve(struct db_conn *c, int64_t org_id, struct 
     return STORE_OK;
 }
 
-static bool run(struct db_conn *c, const char *sql)
+/*
+ * A budget is three statements, made one step: its own transaction, or,
+ * inside the caller's (`policy apply` writes a whole directory in one), a
+ * savepoint.
+ */
+static bool step_begin(struct db_conn *c, bool *nested)
 {
-    return db_exec(c, sql);
+    *nested = PQtransactionStatus(db_conn_pg(c)) == PQTRANS_INTRANS;
+    return db_exec(c, *nested ? "SAVEPOINT budget" : "BEGIN");
 }
 
-static void rollback(struct db_conn *c)
+static bool step_commit(struct db_conn *c, bool nested)
 {
-    if (!db_exec(c, "ROLLBACK"))
+    return db_exec(c, nested ? "RELEASE SAVEPOINT budget" : "COMMIT");
+}
+
+static void step_rollback(struct db_conn *c, bool nested)
+{
+    if (!db_exec(c, nested ? "ROLLBACK TO SAVEPOINT budget" : "ROLLBACK"))
         log_warn(NULL, "policystore: rollback failed: %s", db_conn_error(c));
 }
 
@@ -261,7 +272,7 @@ enum store_result policystore_put_budget(struct db_conn *c, int64_t org_id, cons
     const char *p[17];
     PGresult *r;
     int64_t new_id;
-    bool was_created;
+    bool was_created, nested;
 
     snprintf(org, sizeof(org), "%" PRId64, org_id);
     snprintf(scope_id, sizeof(scope_id), "%" PRId64, b->scope.id);
@@ -297,7 +308,7 @@ enum store_result policystore_put_budget(struct db_conn *c, int64_t org_id, cons
     p[15] = b->deny_free ? "true" : "false";
     p[16] = source;
 
-    if (!run(c, "BEGIN"))
+    if (!step_begin(c, &nested))
         return failed(c);
     r = db_query(
         c,
@@ -338,14 +349,14 @@ enum store_result policystore_put_budget(struct db_conn *c, int64_t org_id, cons
     if (!r)
         goto failed;
     PQclear(r);
-    if (!run(c, "COMMIT"))
+    if (!step_commit(c, nested))
         goto failed;
     *id = new_id;
     *created = was_created;
     return STORE_OK;
 failed:;
     enum store_result res = failed(c);
-    rollback(c);
+    step_rollback(c, nested);
     return res;
 }
 

@@ -370,6 +370,22 @@ Test(verdicts, policy_check_and_apply)
     json_t *v = verdict_until(&f, "{\"model\":\"o1-pro-2025-03-19\"}", "deny");
     cr_expect_str_eq(reason(v), "model_denied");
 
+    /* A scope that does not exist stops the whole apply, named by file and line. */
+    fp = fopen(th_fmt("%s/more.json", dir), "w");
+    fputs("[{\"kind\":\"budget\",\"name\":\"c\",\"scope\":{\"team\":\"ads\"},"
+          "\"amount_usd\":\"5\",\"period\":\"month\","
+          "\"thresholds\":[{\"at\":100,\"action\":\"deny\"}]},\n"
+          " {\"kind\":\"budget\",\"name\":\"d\",\"scope\":{\"team\":\"nobody\"},"
+          "\"amount_usd\":\"5\",\"period\":\"month\","
+          "\"thresholds\":[{\"at\":100,\"action\":\"deny\"}]}]\n",
+          fp);
+    fclose(fp);
+    th_run(&p, NULL, "policy", "apply", dir, "--database-url", f.url, NULL);
+    cr_expect_neq(p.status, 0);
+    cr_expect(strstr(p.err, "more.json:2:") && strstr(p.err, "no team 'nobody'"), "%s", p.err);
+    cr_expect_str_eq(th_sql(f.url, "SELECT count(*) FROM budgets", NULL), "1", "a partial apply");
+    remove(th_fmt("%s/more.json", dir));
+
     remove(th_fmt("%s/bad.json", dir));
     th_run(&p, NULL, "policy", "apply", dir, "--database-url", f.url, NULL);
     cr_expect(strstr(p.out, "2 removed"), "%s", p.out);
