@@ -821,3 +821,13 @@ void event_format_time(int64_t us, char buf[40])
     p[0] = 'Z';
     p[1] = '\0';
 }
+
+void event_format_seconds(int64_t s, char buf[40])
+{
+    size_t n;
+
+    event_format_time(s * US_PER_S, buf);
+    n = strlen(buf);
+    /* "...:00.000000Z" -> "...:00Z" */
+    memcpy(buf + n - 8, "Z", 2);
+}

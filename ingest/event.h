@@ -140,4 +140,10 @@ bool event_parse_time(const char *s, int64_t *us) __attribute__((warn_unused_res
  */
 void event_format_time(int64_t us, char buf[40]);
 
+/*
+ * The same for whole seconds since the epoch (|s| below 9e12), without a
+ * fraction: "2026-11-27T10:00:00Z".
+ */
+void event_format_seconds(int64_t s, char buf[40]);
+
 #endif

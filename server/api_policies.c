@@ -73,7 +73,7 @@ static json_t *usd(money_t v)
 static json_t *iso(int64_t t)
 {
     char buf[40];
-    event_format_time(t * 1000000, buf);
+    event_format_seconds(t, buf);
     return json_string(buf);
 }
 

@@ -175,20 +175,12 @@ static const char *val(PGresult *res, int row, int col)
 struct rq {
     int64_t from, to; /* as asked, unix seconds */
     int64_t lo, hi;   /* the whole hours that overlap [from, to) */
-    char from_s[32], to_s[32], lo_s[32], hi_s[32];
+    char from_s[40], to_s[40], lo_s[40], hi_s[40];
     int64_t root; /* the subtree the report covers: the team filter or the key's team; 0 = all */
     char org[24], root_s[24];
     bool csv;
     struct db_conn *c;
 };
-
-static void fmt_time(int64_t t, char buf[32])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /* RFC 3339, or YYYY-MM-DD for that day's UTC midnight. */
 static bool parse_when(const char *s, int64_t *out)
@@ -257,10 +249,10 @@ static bool rq_start(struct http_req *r, struct rq *q, bool team_ok)
     }
     q->lo = q->from - q->from % 3600;
     q->hi = q->to % 3600 ? q->to - q->to % 3600 + 3600 : q->to;
-    fmt_time(q->from, q->from_s);
-    fmt_time(q->to, q->to_s);
-    fmt_time(q->lo, q->lo_s);
-    fmt_time(q->hi, q->hi_s);
+    event_format_seconds(q->from, q->from_s);
+    event_format_seconds(q->to, q->to_s);
+    event_format_seconds(q->lo, q->lo_s);
+    event_format_seconds(q->hi, q->hi_s);
     q->root = r->key.team_id;
     if (!(q->c = api_db(r)))
         return false;
@@ -814,7 +806,7 @@ void api_reports_budgets(struct http_req *r)
     for (size_t i = 0; i < n; i++) {
         struct bud *it = &items[i];
         const struct budget *b = it->b;
-        char ps[32], pe[32], scope_name[2 * POLICY_SCOPE_NAME_MAX + 2], m[5][MONEY_BUF];
+        char ps[40], pe[40], scope_name[2 * POLICY_SCOPE_NAME_MAX + 2], m[5][MONEY_BUF];
         char id[24], used[32] = "", days[32], ths[16 * 24] = "";
         money_t forecast = 0;
         int32_t lowest = b->n_thresholds ? b->thresholds[0].percent_x100 : 10000;
@@ -830,8 +822,8 @@ void api_reports_budgets(struct http_req *r)
             state = "warning";
         else
             state = "ok";
-        fmt_time(it->start, ps);
-        fmt_time(it->end, pe);
+        event_format_seconds(it->start, ps);
+        event_format_seconds(it->end, pe);
         if (b->scope.kind == SCOPE_TAG)
             snprintf(scope_name, sizeof(scope_name), "%s=%s", b->scope.name, b->scope.tag_value);
         else

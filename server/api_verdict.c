@@ -171,7 +171,7 @@ static void usd(struct out *o, money_t v)
 static void iso(struct out *o, int64_t t)
 {
     char buf[40];
-    event_format_time(t * 1000000, buf);
+    event_format_seconds(t, buf);
     str(o, buf);
 }
 

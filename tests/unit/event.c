@@ -1218,6 +1218,18 @@ ParameterizedTest(struct format_case *tc, event, format_time)
 }
 
 /* The extremes of int64 format without overflow and within the buffer. */
+Test(event, format_seconds)
+{
+    char buf[40];
+
+    event_format_seconds(0, buf);
+    cr_expect_str_eq(buf, "1970-01-01T00:00:00Z");
+    event_format_seconds(1793491200, buf);
+    cr_expect_str_eq(buf, "2026-11-01T00:00:00Z");
+    event_format_seconds(1798761599, buf);
+    cr_expect_str_eq(buf, "2026-12-31T23:59:59Z");
+}
+
 Test(event, format_time_extremes)
 {
     char buf[40];
