@@ -5,6 +5,7 @@
  * the input object is only read. Pure and reentrant: any thread.
  */
 #include "event.h"
+#include "calendar.h"
 
 #include "usage.h"
 
@@ -674,42 +675,6 @@ size_t event_canonical(const struct usage_event *ev, char *buf, size_t cap)
 
 /* ---- times ---- */
 
-static bool leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int64_t y, int m)
-{
-    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && leap(y) ? 29 : dim[m - 1];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;                                  /* [0, 399] */
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1; /* [0, 365] */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;          /* [0, 146096] */
-    return era * 146097 + doe - 719468;
-}
-
-/* The inverse of days_from_civil. */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
-    int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 /* Reads exactly n decimal digits at *p into *out and advances *p. */
 static bool digits(const char **p, int n, int *out)
 {
@@ -776,10 +741,10 @@ bool event_parse_time(const char *s, int64_t *us)
     }
     if (*p != '\0')
         return false;
-    if (y < 2000 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-        sec > 59 || oh > 23 || om > 59)
+    if (y < 2000 || mo < 1 || mo > 12 || d < 1 || d > calendar_month_days(y, mo) || h > 23 ||
+        mi > 59 || sec > 59 || oh > 23 || om > 59)
         return false;
-    int64_t t = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec;
+    int64_t t = ((calendar_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec;
     t -= (int64_t)sign * (oh * 60 + om) * 60;
     *us = t * US_PER_S + frac;
     return true;
@@ -808,7 +773,7 @@ void event_format_time(int64_t us, char buf[40])
     }
     int64_t y;
     int m, d;
-    civil_from_days(days, &y, &m, &d);
+    calendar_civil_from_days(days, &y, &m, &d);
     /* |y| < 300000 for any int64 of microseconds, so the text stays under 40 bytes. */
     char *p = buf;
     p += snprintf(buf, 16, "%04d", (int)y);

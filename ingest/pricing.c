@@ -7,6 +7,7 @@
  * thread-safe). Pure: no I/O, no clock.
  */
 #include "pricing.h"
+#include "calendar.h"
 
 #include <assert.h>
 #include <regex.h>
@@ -972,17 +973,6 @@ const json_t *catalog_provider_model_match(const struct catalog *c, size_t i)
 
 #define CATALOG_FORMAT "tollgate-catalog/1"
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* n decimal digits at s as a number, or -1 if they are not all digits. */
 static int digits(const char *s, int n)
 {
@@ -1015,7 +1005,7 @@ static bool parse_date(const char *s, int64_t *out)
                       (mi = digits(s + 14, 2)) < 0 || mi > 59 || s[16] != ':' ||
                       (sec = digits(s + 17, 2)) < 0 || sec > 59 || s[19] != 'Z'))
         return false;
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    *out = calendar_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     return true;
 }
 

@@ -4,12 +4,13 @@
  * used percent as a number in hundredths, rounded down.
  */
 #include "alerts.h"
+#include "calendar.h"
+#include "event.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 const char *alerts_kind_name(enum alert_kind k)
 {
@@ -114,22 +115,19 @@ void alerts_denial(const struct budget *b, int64_t start, int64_t end, money_t s
 
 void alerts_month(int64_t t, int64_t *start, int64_t *end)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
+    int64_t y;
+    int m, d;
 
-    gmtime_r(&tt, &tm);
-    tm.tm_mday = 1;
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    *start = (int64_t)timegm(&tm);
-    tm.tm_mon++;
-    *end = (int64_t)timegm(&tm);
+    calendar_civil_from_days(calendar_floor_div(t, 86400), &y, &m, &d);
+    *start = calendar_days_from_civil(y, m, 1) * 86400;
+    *end = calendar_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * 86400;
 }
 
 void alerts_unpriced(const char *provider, const char *model, int64_t month_start,
                      int64_t month_end, int64_t events, struct alert *out)
 {
-    time_t tt = (time_t)month_start;
-    struct tm tm;
+    int64_t y;
+    int m, d;
 
     memset(out, 0, sizeof(*out));
     out->kind = ALERT_UNPRICED;
@@ -138,9 +136,9 @@ void alerts_unpriced(const char *provider, const char *model, int64_t month_star
     out->unpriced_events = events;
     snprintf(out->provider, sizeof(out->provider), "%s", provider);
     snprintf(out->model, sizeof(out->model), "%s", model);
-    gmtime_r(&tt, &tm);
+    calendar_civil_from_days(calendar_floor_div(month_start, 86400), &y, &m, &d);
     snprintf(out->key, sizeof(out->key), "unpriced:%s:%s:%04d-%02d", out->provider, out->model,
-             tm.tm_year + 1900, tm.tm_mon + 1);
+             (int)y, m);
 }
 
 /* ---- words ---- */
@@ -258,12 +256,9 @@ char *alerts_message(const struct alert *a, char *buf, size_t cap)
 
 static json_t *rfc3339(int64_t t)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    char s[32];
+    char s[40];
 
-    gmtime_r(&tt, &tm);
-    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    event_format_seconds(t, s);
     return json_string(s);
 }
 

@@ -1,12 +1,12 @@
 /*
  * period: calendar windows on local wall time. A local time is "seconds
  * since the epoch as if the zone were UTC"; civil dates convert to and from
- * day numbers with Howard Hinnant's days_from_civil / civil_from_days
- * (proleptic Gregorian, any int64 year we meet), never timegm or mktime,
- * which read the process's TZ. The zone (NULL = UTC) maps local midnights
- * to UTC instants. Pure; any thread.
+ * day numbers with calendar.h (proleptic Gregorian, any int64 year we
+ * meet), never timegm or mktime, which read the process's TZ. The zone
+ * (NULL = UTC) maps local midnights to UTC instants. Pure; any thread.
  */
 #include "period.h"
+#include "calendar.h"
 
 #include <string.h>
 
@@ -34,45 +34,6 @@ const char *period_kind_name(enum period_kind k)
     return "unknown";
 }
 
-/* Floor division and modulo: the calendar needs them for instants before 1970. */
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
-    return q;
-}
-
-static int64_t floor_mod(int64_t a, int64_t b)
-{
-    return a - floor_div(a, b) * b;
-}
-
-/* Days since 1970-01-01 of the civil date y-m-d (m 1..12, d 1..31). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;                                  /* [0, 399] */
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1; /* [0, 365] */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;          /* [0, 146096] */
-    return era * 146097 + doe - 719468;
-}
-
-/* The civil date of day number z (days since 1970-01-01). */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
-    int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 static int64_t to_local(const struct tz *z, int64_t t)
 {
     return z == NULL ? t : t + tz_offset(z, t);
@@ -94,8 +55,8 @@ static void local_days(const struct period_rule *r, int64_t day, int64_t *first,
     case PERIOD_WEEK: {
         if (anchor < 1 || anchor > 7)
             anchor = 1;
-        int64_t iso = floor_mod(day + 3, 7) + 1; /* 1970-01-01 was a Thursday (4) */
-        *first = day - floor_mod(iso - anchor, 7);
+        int64_t iso = calendar_floor_mod(day + 3, 7) + 1; /* 1970-01-01 was a Thursday (4) */
+        *first = day - calendar_floor_mod(iso - anchor, 7);
         *next = *first + 7;
         return;
     }
@@ -105,18 +66,20 @@ static void local_days(const struct period_rule *r, int64_t day, int64_t *first,
             anchor = 1;
         int64_t y;
         int m, d;
-        civil_from_days(day, &y, &m, &d);
+        calendar_civil_from_days(day, &y, &m, &d);
         int64_t month = y * 12 + (m - 1); /* months since year 0 */
         if (d < anchor)
             month--;
         int64_t len = 1;
         if (r->kind == PERIOD_QUARTER) {
-            month = floor_div(month, 3) * 3;
+            month = calendar_floor_div(month, 3) * 3;
             len = 3;
         }
-        *first = days_from_civil(floor_div(month, 12), (int)floor_mod(month, 12) + 1, anchor);
+        *first = calendar_days_from_civil(calendar_floor_div(month, 12),
+                                          (int)calendar_floor_mod(month, 12) + 1, anchor);
         month += len;
-        *next = days_from_civil(floor_div(month, 12), (int)floor_mod(month, 12) + 1, anchor);
+        *next = calendar_days_from_civil(calendar_floor_div(month, 12),
+                                         (int)calendar_floor_mod(month, 12) + 1, anchor);
         return;
     }
     case PERIOD_DAY:
@@ -137,7 +100,7 @@ bool period_bounds(const struct period_rule *r, int64_t t, int64_t *start, int64
         *end = r->fixed_end;
         return true;
     }
-    int64_t day = floor_div(to_local(r->zone, t), DAY_SECONDS);
+    int64_t day = calendar_floor_div(to_local(r->zone, t), DAY_SECONDS);
     int64_t first, next, s = 0, e = 0;
     /*
      * The local date of t picks the period; mapping its midnights back to

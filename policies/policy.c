@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -542,13 +541,9 @@ bool policy_parse_budget(const json_t *doc, bool kind_required, struct budget *o
 /* RFC 3339 UTC of unix seconds. */
 static json_t *time_json(int64_t t)
 {
-    struct tm tm;
-    time_t tt = (time_t)t;
     char buf[40];
 
-    if (!gmtime_r(&tt, &tm))
-        return json_null();
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    event_format_seconds(t, buf);
     return json_string(buf);
 }
 

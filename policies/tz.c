@@ -5,6 +5,7 @@
  * immutable once built, so any thread may query it.
  */
 #include "tz.h"
+#include "calendar.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,61 +44,29 @@ struct tz {
 
 /* ---- calendar ----------------------------------------------------------- */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-/* Days since 1970-01-01 of y-m-d (proleptic Gregorian; H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static int64_t year_of_days(int64_t z)
 {
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    return yoe + era * 400 + (m <= 2);
-}
-
-static bool is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int month_days(int64_t y, int m)
-{
-    static const int md[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return md[m - 1] + (m == 2 && is_leap(y));
+    int64_t y;
+    int m, d;
+    calendar_civil_from_days(z, &y, &m, &d);
+    return y;
 }
 
 /* Days since the epoch of the local date a rule names in year y. */
 static int64_t rule_day(const struct rule_date *rd, int64_t y)
 {
-    int64_t jan1 = days_from_civil(y, 1, 1);
+    int64_t jan1 = calendar_days_from_civil(y, 1, 1);
     switch (rd->form) {
     case DATE_JULIAN1: /* Feb 29 is never counted */
-        return jan1 + rd->n - 1 + (is_leap(y) && rd->n >= 60);
+        return jan1 + rd->n - 1 + (calendar_is_leap(y) && rd->n >= 60);
     case DATE_JULIAN0:
         return jan1 + rd->n;
     case DATE_MONTH:
     default: {
-        int64_t first = days_from_civil(y, rd->m, 1);
+        int64_t first = calendar_days_from_civil(y, rd->m, 1);
         int wday = (int)((first % 7 + 11) % 7); /* 1970-01-01 was a Thursday (4) */
         int mday = 1 + (rd->d - wday + 7) % 7 + (rd->w - 1) * 7;
-        while (mday > month_days(y, rd->m))
+        while (mday > calendar_month_days(y, rd->m))
             mday -= 7;
         return first + mday - 1;
     }
@@ -243,7 +212,7 @@ static int32_t rule_offset(const struct rule *r, int64_t t)
     if (!r->has_dst)
         return r->std_off;
     t = clamp_rule(t);
-    n = rule_changes(r, year_of_days(floor_div(t + r->std_off, DAY)), ch);
+    n = rule_changes(r, year_of_days(calendar_floor_div(t + r->std_off, DAY)), ch);
     dst = !ch[0].to_dst;
     for (size_t i = 0; i < n && ch[i].at <= t; i++)
         dst = ch[i].to_dst;
@@ -259,7 +228,7 @@ static int64_t rule_next(const struct rule *r, int64_t t)
     if (!r->has_dst || t >= RULE_CLAMP)
         return INT64_MAX;
     t = clamp_rule(t);
-    n = rule_changes(r, year_of_days(floor_div(t + r->std_off, DAY)), ch);
+    n = rule_changes(r, year_of_days(calendar_floor_div(t + r->std_off, DAY)), ch);
     for (size_t i = 0; i < n; i++)
         if (ch[i].at > t)
             return ch[i].at;
