@@ -16,6 +16,7 @@
 #include "period.h"
 #include "policystore.h"
 #include "store.h"
+#include "textbuf.h"
 #include "verdicts.h"
 
 #include <inttypes.h>
@@ -27,55 +28,34 @@
 /* ---- the CSV writer (RFC 4180: CRLF line ends, fields quoted when needed) ---- */
 
 struct csv {
-    char *buf;
-    size_t len, cap;
-    int col;  /* fields written on the current line */
-    bool oom; /* an append failed: the text is incomplete */
+    struct textbuf t;
+    int col; /* fields written on the current line */
 };
-
-static void csv_put(struct csv *w, const char *s, size_t n)
-{
-    if (w->oom)
-        return;
-    if (w->len + n + 1 > w->cap) {
-        size_t cap = (w->cap ? w->cap * 2 : 4096) + n;
-        char *b = realloc(w->buf, cap);
-        if (!b) {
-            w->oom = true;
-            return;
-        }
-        w->buf = b;
-        w->cap = cap;
-    }
-    memcpy(w->buf + w->len, s, n);
-    w->len += n;
-    w->buf[w->len] = '\0';
-}
 
 /* One field; NULL is an empty field. Quoted when it holds a comma, a quote or a line break. */
 static void csv_field(struct csv *w, const char *v)
 {
     if (w->col++)
-        csv_put(w, ",", 1);
+        textbuf_put(&w->t, ",", 1);
     if (!v)
         return;
     if (!strpbrk(v, ",\"\r\n")) {
-        csv_put(w, v, strlen(v));
+        textbuf_put(&w->t, v, strlen(v));
         return;
     }
-    csv_put(w, "\"", 1);
+    textbuf_put(&w->t, "\"", 1);
     for (const char *p = v; *p; p++) {
         if (*p == '"')
-            csv_put(w, "\"\"", 2);
+            textbuf_put(&w->t, "\"\"", 2);
         else
-            csv_put(w, p, 1);
+            textbuf_put(&w->t, p, 1);
     }
-    csv_put(w, "\"", 1);
+    textbuf_put(&w->t, "\"", 1);
 }
 
 static void csv_end(struct csv *w)
 {
-    csv_put(w, "\r\n", 2);
+    textbuf_put(&w->t, "\r\n", 2);
     w->col = 0;
 }
 
@@ -92,15 +72,15 @@ static void csv_reply(struct http_req *r, struct csv *w, const char *file)
 {
     char cd[96];
 
-    if (w->oom || !w->buf) {
-        free(w->buf);
+    if (w->t.oom || !w->t.buf) {
+        free(w->t.buf);
         http_reply_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
     snprintf(cd, sizeof(cd), "attachment; filename=\"%s\"", file);
     http_add_header(r, "Content-Disposition", cd);
-    http_reply_buf(r, 200, "text/csv; charset=utf-8", w->buf, w->len);
-    w->buf = NULL;
+    http_reply_buf(r, 200, "text/csv; charset=utf-8", w->t.buf, w->t.len);
+    w->t.buf = NULL;
 }
 
 /* ---- money and numbers ---- */
@@ -885,7 +865,7 @@ void api_reports_budgets(struct http_req *r)
         http_reply_json(r, 200, json_pack("{s:o}", "budgets", arr)), arr = NULL;
 out:
     json_decref(arr);
-    free(w.buf);
+    free(w.t.buf);
     free(items);
     free(lo);
     free(want);
@@ -1063,7 +1043,7 @@ out:
     PQclear(res);
     PQclear(vres);
     PQclear(mres);
-    free(w.buf);
+    free(w.t.buf);
     policystore_free(&set);
     rq_end(r, &q);
 }

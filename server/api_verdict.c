@@ -11,6 +11,7 @@
 #include "prices.h"
 #include "pricing.h"
 #include "scopes.h"
+#include "textbuf.h"
 #include "verdicts.h"
 
 #include <inttypes.h>
@@ -95,97 +96,67 @@ static bool get_tags(struct http_req *r, json_t *body, const json_t **out)
  * and building a jansson tree of some thirty values only to print it cost
  * more than the verdict itself. Strings are escaped as JSON requires.
  */
-struct out {
-    char *buf;
-    size_t len, cap;
-    bool oom;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-    if (o->oom)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = (o->cap ? o->cap : 1024) * 2 + n;
-        char *b = realloc(o->buf, cap);
-        if (!b) {
-            o->oom = true;
-            return;
-        }
-        o->buf = b;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
-}
-
-static void raw(struct out *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
-
 /* A JSON string, or null for NULL. */
-static void str(struct out *o, const char *s)
+static void str(struct textbuf *o, const char *s)
 {
     const char *run;
 
     if (!s) {
-        raw(o, "null");
+        textbuf_puts(o, "null");
         return;
     }
-    put(o, "\"", 1);
+    textbuf_put(o, "\"", 1);
     for (run = s; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
         char esc[8];
-        put(o, run, (size_t)(s - run));
+        textbuf_put(o, run, (size_t)(s - run));
         if (c == '"' || c == '\\')
             snprintf(esc, sizeof(esc), "\\%c", c);
         else
             snprintf(esc, sizeof(esc), "\\u%04x", c);
-        raw(o, esc);
+        textbuf_puts(o, esc);
         run = s + 1;
     }
-    put(o, run, (size_t)(s - run));
-    put(o, "\"", 1);
+    textbuf_put(o, run, (size_t)(s - run));
+    textbuf_put(o, "\"", 1);
 }
 
 /* ,"key": */
-static void key(struct out *o, const char *k, bool first)
+static void key(struct textbuf *o, const char *k, bool first)
 {
     if (!first)
-        put(o, ",", 1);
+        textbuf_put(o, ",", 1);
     str(o, k);
-    put(o, ":", 1);
+    textbuf_put(o, ":", 1);
 }
 
-static void usd(struct out *o, money_t v)
+static void usd(struct textbuf *o, money_t v)
 {
     char buf[MONEY_BUF];
     money_format_usd(v, 2, buf);
     str(o, buf);
 }
 
-static void iso(struct out *o, int64_t t)
+static void iso(struct textbuf *o, int64_t t)
 {
     char buf[40];
     event_format_seconds(t, buf);
     str(o, buf);
 }
 
-static void budget_out(struct out *o, const struct verdict_budget *b)
+static void budget_out(struct textbuf *o, const struct verdict_budget *b)
 {
     char num[32];
 
     key(o, "id", true);
     snprintf(num, sizeof(num), "%" PRId64, b->id);
-    raw(o, num);
+    textbuf_puts(o, num);
     key(o, "name", false);
     str(o, b->name);
     key(o, "scope", false);
-    raw(o, "{");
+    textbuf_puts(o, "{");
     key(o, "kind", true);
     str(o, policy_scope_kind_name(b->scope.kind));
     key(o, b->scope.kind == SCOPE_TAG ? "key" : "name", false);
@@ -194,7 +165,7 @@ static void budget_out(struct out *o, const struct verdict_budget *b)
         key(o, "value", false);
         str(o, b->scope.tag_value);
     }
-    raw(o, "}");
+    textbuf_puts(o, "}");
     key(o, "limit_usd", false);
     usd(o, b->limit);
     key(o, "spent_usd", false);
@@ -213,7 +184,7 @@ static void budget_out(struct out *o, const struct verdict_budget *b)
             snprintf(num, sizeof(num), "%d.%02d", b->threshold_x100 / 100, b->threshold_x100 % 100);
         else
             snprintf(num, sizeof(num), "%d", b->threshold_x100 / 100);
-        raw(o, num);
+        textbuf_puts(o, num);
         key(o, "action", false);
         str(o, policy_action_name(b->action));
     }
@@ -223,9 +194,9 @@ static void budget_out(struct out *o, const struct verdict_budget *b)
 static void reply_verdict(struct http_req *r, int status, const struct verdict *v,
                           const char *provider, const char *requested, const char *rsv)
 {
-    struct out o = {0};
+    struct textbuf o = {0};
 
-    raw(&o, "{");
+    textbuf_puts(&o, "{");
     key(&o, "decision", true);
     str(&o, ledger_decision_name(v->decision));
     key(&o, "model", false);
@@ -239,19 +210,19 @@ static void reply_verdict(struct http_req *r, int status, const struct verdict *
         str(&o, v->tier);
     }
     key(&o, "reason", false);
-    raw(&o, "{");
+    textbuf_puts(&o, "{");
     key(&o, "code", true);
     str(&o, v->reason_code);
     key(&o, "message", false);
     str(&o, v->reason);
-    raw(&o, "}");
+    textbuf_puts(&o, "}");
     key(&o, "budget", false);
     if (v->has_budget) {
-        raw(&o, "{");
+        textbuf_puts(&o, "{");
         budget_out(&o, &v->budget);
-        raw(&o, "}");
+        textbuf_puts(&o, "}");
     } else {
-        raw(&o, "null");
+        textbuf_puts(&o, "null");
     }
     key(&o, "policy", false);
     str(&o, v->policy_id ? v->policy_name : NULL);
@@ -259,14 +230,14 @@ static void reply_verdict(struct http_req *r, int status, const struct verdict *
     if (v->priced)
         usd(&o, v->estimate);
     else
-        raw(&o, "null");
+        textbuf_puts(&o, "null");
     if (v->reserved) {
         key(&o, "reservation_id", false);
         str(&o, rsv);
         key(&o, "reservation_expires_at", false);
         iso(&o, v->hold_expires);
     }
-    raw(&o, "}");
+    textbuf_puts(&o, "}");
     if (o.oom) {
         free(o.buf);
         http_reply_error(r, 500, "internal", NULL, "out of memory");

@@ -5,6 +5,7 @@
 #include "delivery.h"
 
 #include "crypto.h"
+#include "textbuf.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -197,47 +198,18 @@ const char *delivery_addr_name(enum delivery_addr a)
 
 /* ---- the Slack body ---- */
 
-struct buf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 256) + n;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p, b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void puts_raw(struct buf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
 /* Appends s with Slack's three control characters escaped (&, <, >). */
-static void puts_esc(struct buf *b, const char *s)
+static void puts_esc(struct textbuf *b, const char *s)
 {
     for (; *s; s++) {
         if (*s == '&')
-            puts_raw(b, "&amp;");
+            textbuf_puts(b, "&amp;");
         else if (*s == '<')
-            puts_raw(b, "&lt;");
+            textbuf_puts(b, "&lt;");
         else if (*s == '>')
-            puts_raw(b, "&gt;");
+            textbuf_puts(b, "&gt;");
         else
-            put(b, s, 1);
+            textbuf_put(b, s, 1);
     }
 }
 
@@ -258,22 +230,22 @@ static const char *text_of(json_t *v, char *tmp, size_t cap)
 }
 
 /* Appends "\n*label* value" when value is present. */
-static void line(struct buf *b, const char *label, const char *pre, json_t *v, const char *post)
+static void line(struct textbuf *b, const char *label, const char *pre, json_t *v, const char *post)
 {
     char tmp[64];
     const char *s = text_of(v, tmp, sizeof(tmp));
 
     if (!s)
         return;
-    puts_raw(b, "\n*");
-    puts_raw(b, label);
-    puts_raw(b, ":* ");
-    puts_raw(b, pre);
+    textbuf_puts(b, "\n*");
+    textbuf_puts(b, label);
+    textbuf_puts(b, ":* ");
+    textbuf_puts(b, pre);
     puts_esc(b, s);
-    puts_raw(b, post);
+    textbuf_puts(b, post);
 }
 
-static void section_text(struct buf *b, json_t *root, json_t *data)
+static void section_text(struct textbuf *b, json_t *root, json_t *data)
 {
     const char *type = json_string_value(json_object_get(root, "type"));
     const char *msg = json_string_value(json_object_get(data, "message"));
@@ -281,20 +253,20 @@ static void section_text(struct buf *b, json_t *root, json_t *data)
     json_t *period = json_object_get(data, "period");
     char tmp[64];
 
-    puts_raw(b, "*");
+    textbuf_puts(b, "*");
     puts_esc(b, msg && *msg ? msg : type ? type : "Tollgate alert");
-    puts_raw(b, "*");
+    textbuf_puts(b, "*");
     if (json_is_object(budget)) {
         json_t *scope = json_object_get(budget, "scope");
         const char *sk = json_string_value(json_object_get(scope, "kind"));
         const char *sn = json_string_value(json_object_get(scope, "name"));
         line(b, "Budget", "", json_object_get(budget, "name"), "");
         if (sk && sn) {
-            puts_raw(b, " (");
+            textbuf_puts(b, " (");
             puts_esc(b, sk);
-            puts_raw(b, " ");
+            textbuf_puts(b, " ");
             puts_esc(b, sn);
-            puts_raw(b, ")");
+            textbuf_puts(b, ")");
         }
     }
     line(b, "Team", "", json_object_get(data, "team"), "");
@@ -302,13 +274,13 @@ static void section_text(struct buf *b, json_t *root, json_t *data)
         const char *v;
         line(b, "Spent", "$", json_object_get(data, "spent_usd"), "");
         if ((v = text_of(json_object_get(data, "limit_usd"), tmp, sizeof(tmp)))) {
-            puts_raw(b, " of $");
+            textbuf_puts(b, " of $");
             puts_esc(b, v);
         }
         if ((v = text_of(json_object_get(data, "used_percent"), tmp, sizeof(tmp)))) {
-            puts_raw(b, " (");
+            textbuf_puts(b, " (");
             puts_esc(b, v);
-            puts_raw(b, "%)");
+            textbuf_puts(b, "%)");
         }
     } else {
         line(b, "Limit", "$", json_object_get(data, "limit_usd"), "");
@@ -339,7 +311,7 @@ char *delivery_slack_body(const char *payload)
 {
     json_t *root = json_loads(payload, 0, NULL), *data, *out = NULL;
     const char *type, *msg, *url;
-    struct buf text = {0}, ctx = {0};
+    struct textbuf text = {0}, ctx = {0};
     char *s = NULL;
 
     if (!json_is_object(root))
@@ -349,37 +321,37 @@ char *delivery_slack_body(const char *payload)
     msg = json_string_value(json_object_get(data, "message"));
     url = json_string_value(json_object_get(data, "dashboard_url"));
     section_text(&text, root, data);
-    puts_raw(&ctx, "Tollgate");
+    textbuf_puts(&ctx, "Tollgate");
     if (type) {
-        puts_raw(&ctx, " | `");
+        textbuf_puts(&ctx, " | `");
         puts_esc(&ctx, type);
-        puts_raw(&ctx, "`");
+        textbuf_puts(&ctx, "`");
     }
     if (url && *url && !strpbrk(url, "<>|")) {
-        puts_raw(&ctx, " | <");
+        textbuf_puts(&ctx, " | <");
         puts_esc(&ctx, url);
-        puts_raw(&ctx, "|Open in Tollgate>");
+        textbuf_puts(&ctx, "|Open in Tollgate>");
     }
-    if (text.failed || ctx.failed)
+    if (text.oom || ctx.oom)
         goto out;
     if (text.len > 3000) { /* Slack's limit for a section's text; cut on a UTF-8 boundary */
         size_t cut = 2997;
-        while (cut > 0 && (text.p[cut] & 0xc0) == 0x80)
+        while (cut > 0 && (text.buf[cut] & 0xc0) == 0x80)
             cut--;
-        memcpy(text.p + cut, "...", 4);
+        memcpy(text.buf + cut, "...", 4);
     }
     out = json_pack("{s:s, s:[{s:s, s:{s:s, s:s}}, {s:s, s:[{s:s, s:s}]}]}", "text",
                     msg && *msg ? msg
                     : type      ? type
                                 : "Tollgate alert",
-                    "blocks", "type", "section", "text", "type", "mrkdwn", "text", text.p, "type",
-                    "context", "elements", "type", "mrkdwn", "text", ctx.p);
+                    "blocks", "type", "section", "text", "type", "mrkdwn", "text", text.buf, "type",
+                    "context", "elements", "type", "mrkdwn", "text", ctx.buf);
     if (out)
         s = json_dumps(out, JSON_COMPACT);
 out:
     json_decref(out);
     json_decref(root);
-    free(text.p);
-    free(ctx.p);
+    free(text.buf);
+    free(ctx.buf);
     return s;
 }

@@ -1,4 +1,4 @@
-// links: server/delivery.c server/crypto.c
+// links: server/delivery.c server/crypto.c server/textbuf.c
 /*
  * delivery: Standard Webhooks signatures against the spec's published
  * vector (the one the standardwebhooks packages test with), two signatures
