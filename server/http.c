@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -630,9 +631,16 @@ void http_stop(struct http_server **sp, long timeout_s)
 
     if (!s)
         return;
+    /*
+     * Stop accepting at once: shut the listen socket down so that new
+     * connections are refused, but close it only after MHD_stop_daemon. Its
+     * worker threads remove it from their epoll sets on their next turn,
+     * and a descriptor closed before that makes epoll_ctl fail, on which
+     * MHD aborts the process (MHD_quiesce_daemon's documented contract).
+     */
     fd = MHD_quiesce_daemon(s->d);
     if (fd >= 0)
-        close(fd);
+        shutdown(fd, SHUT_RDWR);
     /*
      * Wait for requests in flight, not for connections: an idle keep-alive
      * connection has nothing to finish, and MHD_stop_daemon closes it.
@@ -641,6 +649,8 @@ void http_stop(struct http_server **sp, long timeout_s)
     while (atomic_load(&s->active) > 0 && now_s() < deadline)
         usleep(20000);
     MHD_stop_daemon(s->d);
+    if (fd >= 0)
+        close(fd);
     free(s);
     *sp = NULL;
 }
