@@ -7,6 +7,7 @@
 #include "writer.h"
 #include "metrics.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,26 @@ bool api_opt_string(struct http_req *r, json_t *obj, const char *key, size_t max
         return false;
     }
     *out = json_string_value(v);
+    return true;
+}
+
+void api_scope_params(struct http_req *r, struct api_scope_params *sp)
+{
+    snprintf(sp->org, sizeof(sp->org), "%" PRId64, r->key.org_id);
+    snprintf(sp->root, sizeof(sp->root), "%" PRId64, r->key.team_id);
+}
+
+bool api_id_param(struct http_req *r, const char *what, char out[24])
+{
+    const char *s = route_param(&r->params, "id");
+    char *end;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+
+    if (!s || *end || v <= 0 || strlen(s) > 18) {
+        http_reply_error(r, 404, "not_found", "id", "no such %s", what);
+        return false;
+    }
+    snprintf(out, 24, "%lld", v);
     return true;
 }
 

@@ -28,6 +28,24 @@ bool api_only_fields(struct http_req *r, json_t *obj, const char *const *allowed
 bool api_opt_string(struct http_req *r, json_t *obj, const char *key, size_t max, const char **out);
 
 /*
+ * The two leading parameters of every team-scoped query: $1 the key's org,
+ * $2 its scope root (0 = the whole org); with STORE_SUBTREE_CTE, API_VISIBLE
+ * is the condition that a team id expression lies inside the key's scope.
+ */
+struct api_scope_params {
+    char org[24];
+    char root[24];
+};
+void api_scope_params(struct http_req *r, struct api_scope_params *sp);
+#define API_VISIBLE(e) "($2::bigint = 0 OR " e " IN (SELECT id FROM sub))"
+
+/*
+ * The path's positive integer {id} into out as text; replies 404 ("no such
+ * what") and returns false otherwise.
+ */
+bool api_id_param(struct http_req *r, const char *what, char out[24]);
+
+/*
  * Borrows a connection for the request; replies 503 and returns NULL when
  * none can be had.
  */

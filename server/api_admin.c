@@ -12,21 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The two leading parameters of every scoped query: $1 org, $2 scope root (0 = all). */
-struct scope_params {
-    char org[24];
-    char root[24];
-};
-
-static void scope_params(struct http_req *r, struct scope_params *sp)
-{
-    snprintf(sp->org, sizeof(sp->org), "%" PRId64, r->key.org_id);
-    snprintf(sp->root, sizeof(sp->root), "%" PRId64, r->key.team_id);
-}
-
-/* SQL condition: team id expression e is visible to the key ($2 = 0 or inside the subtree). */
-#define VISIBLE(e) "($2::bigint = 0 OR " e " IN (SELECT id FROM sub))"
-
 bool api_resolve_team(struct http_req *r, struct db_conn *c, const char *field, const char *slug,
                       struct store_team *t)
 {
@@ -77,7 +62,7 @@ static bool query_flag(struct http_req *r, const char *name, bool *out)
 
 void api_teams_list(struct http_req *r)
 {
-    struct scope_params sp;
+    struct api_scope_params sp;
     bool archived;
     const char *kind = http_query(r, "kind");
     const char *p[4];
@@ -89,7 +74,7 @@ void api_teams_list(struct http_req *r)
         http_reply_error(r, 400, "invalid_query", "kind", "'kind' must be team or project");
         return;
     }
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = archived ? "t" : "f", p[3] = kind;
     if (!(c = api_db(r)))
         return;
@@ -98,24 +83,25 @@ void api_teams_list(struct http_req *r)
         STORE_SUBTREE_CTE
         "SELECT json_build_object('teams', coalesce(json_agg(" STORE_TEAM_JSON
         " ORDER BY t.slug), '[]')) FROM teams t LEFT JOIN teams p ON p.id = t.parent_id"
-        " WHERE t.org_id = $1 AND " VISIBLE("t.id") " AND ($3::bool OR t.archived_at IS NULL) AND "
-                                                    "($4::text IS NULL OR t.kind = $4)",
+        " WHERE t.org_id = $1 AND " API_VISIBLE(
+            "t.id") " AND ($3::bool OR t.archived_at IS NULL) AND "
+                    "($4::text IS NULL OR t.kind = $4)",
         4, p);
     db_release(r->app->db, &c);
 }
 
 static void reply_team(struct http_req *r, struct db_conn *c, int status, const char *slug)
 {
-    struct scope_params sp;
+    struct api_scope_params sp;
     const char *p[3];
 
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = slug;
     api_reply_sql_json(r, c, status, "team",
                        STORE_SUBTREE_CTE
                        "SELECT " STORE_TEAM_JSON
                        " FROM teams t LEFT JOIN teams p ON p.id = t.parent_id"
-                       " WHERE t.org_id = $1 AND t.slug = $3 AND " VISIBLE("t.id"),
+                       " WHERE t.org_id = $1 AND t.slug = $3 AND " API_VISIBLE("t.id"),
                        3, p);
 }
 
@@ -219,7 +205,7 @@ static bool archive_allowed(struct http_req *r, struct db_conn *c, const char *c
                              "SELECT EXISTS (SELECT 1 FROM teams ch WHERE ch.parent_id = t.id"
                              " AND ch.archived_at IS NULL), coalesce(pa.archived_at IS NOT NULL,"
                              " false) FROM teams t LEFT JOIN teams pa ON pa.id = t.parent_id"
-                             " WHERE t.org_id = $1 AND t.slug = $3 AND " VISIBLE("t.id"),
+                             " WHERE t.org_id = $1 AND t.slug = $3 AND " API_VISIBLE("t.id"),
                              3, p);
     bool ok = false;
 
@@ -245,7 +231,7 @@ void api_teams_update(struct http_req *r)
 {
     static const char *const fields[] = {"name", "archived", NULL};
     const char *slug = route_param(&r->params, "slug"), *name;
-    struct scope_params sp;
+    struct api_scope_params sp;
     json_t *body = http_body_object(r), *arch;
     const char *p[5];
     struct db_conn *c = NULL;
@@ -266,18 +252,19 @@ void api_teams_update(struct http_req *r)
     }
     if (!(c = api_db(r)))
         goto out;
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = slug, p[3] = name;
     p[4] = !arch ? NULL : json_is_true(arch) ? "t" : "f";
     if (arch && !archive_allowed(r, c, p, json_is_true(arch)))
         goto out;
-    res = db_query(c,
-                   STORE_SUBTREE_CTE
-                   "UPDATE teams t SET name = coalesce($4, t.name),"
-                   " archived_at = CASE WHEN $5::bool IS NULL THEN t.archived_at"
-                   " WHEN $5::bool THEN coalesce(t.archived_at, now()) ELSE NULL END"
-                   " WHERE t.org_id = $1 AND t.slug = $3 AND " VISIBLE("t.id") " RETURNING t.id",
-                   5, p);
+    res =
+        db_query(c,
+                 STORE_SUBTREE_CTE
+                 "UPDATE teams t SET name = coalesce($4, t.name),"
+                 " archived_at = CASE WHEN $5::bool IS NULL THEN t.archived_at"
+                 " WHEN $5::bool THEN coalesce(t.archived_at, now()) ELSE NULL END"
+                 " WHERE t.org_id = $1 AND t.slug = $3 AND " API_VISIBLE("t.id") " RETURNING t.id",
+                 5, p);
     if (!res) {
         http_reply_db_error(r, c);
         goto out;
@@ -298,21 +285,22 @@ out:
 void api_teams_archive(struct http_req *r)
 {
     const char *slug = route_param(&r->params, "slug");
-    struct scope_params sp;
+    struct api_scope_params sp;
     const char *p[3];
     struct db_conn *c = api_db(r);
     PGresult *res;
 
     if (!c)
         return;
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = slug;
     /* Refuse while active children remain: archiving must not orphan live scopes. */
-    res = db_query(c,
-                   STORE_SUBTREE_CTE "SELECT t.id, EXISTS (SELECT 1 FROM teams ch WHERE"
-                                     " ch.parent_id = t.id AND ch.archived_at IS NULL) FROM teams t"
-                                     " WHERE t.org_id = $1 AND t.slug = $3 AND " VISIBLE("t.id"),
-                   3, p);
+    res =
+        db_query(c,
+                 STORE_SUBTREE_CTE "SELECT t.id, EXISTS (SELECT 1 FROM teams ch WHERE"
+                                   " ch.parent_id = t.id AND ch.archived_at IS NULL) FROM teams t"
+                                   " WHERE t.org_id = $1 AND t.slug = $3 AND " API_VISIBLE("t.id"),
+                 3, p);
     if (!res) {
         http_reply_db_error(r, c);
         goto out;
@@ -345,14 +333,14 @@ out:
 
 void api_keys_list(struct http_req *r)
 {
-    struct scope_params sp;
+    struct api_scope_params sp;
     bool revoked;
     const char *p[3];
     struct db_conn *c;
 
     if (!query_flag(r, "include_revoked", &revoked))
         return;
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = revoked ? "t" : "f";
     if (!(c = api_db(r)))
         return;
@@ -361,7 +349,8 @@ void api_keys_list(struct http_req *r)
         STORE_SUBTREE_CTE
         "SELECT json_build_object('keys', coalesce(json_agg(" STORE_KEY_JSON
         " ORDER BY k.id), '[]')) FROM api_keys k LEFT JOIN teams t ON t.id = k.team_id"
-        " WHERE k.org_id = $1 AND " VISIBLE("k.team_id") " AND ($3::bool OR k.revoked_at IS NULL)",
+        " WHERE k.org_id = $1 AND " API_VISIBLE(
+            "k.team_id") " AND ($3::bool OR k.revoked_at IS NULL)",
         3, p);
     db_release(r->app->db, &c);
 }
@@ -419,56 +408,41 @@ out:
     db_release(r->app->db, &c);
 }
 
-/* The key id from the path; replies 404 when it is not a positive integer. */
-static bool key_id_param(struct http_req *r, char out[24])
-{
-    const char *s = route_param(&r->params, "id");
-    char *end;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-
-    if (!s || *end || v <= 0 || strlen(s) > 18) {
-        http_reply_error(r, 404, "not_found", "id", "no such key");
-        return false;
-    }
-    snprintf(out, 24, "%lld", v);
-    return true;
-}
-
 void api_keys_get(struct http_req *r)
 {
-    struct scope_params sp;
+    struct api_scope_params sp;
     char id[24];
     const char *p[3];
     struct db_conn *c;
 
-    if (!key_id_param(r, id) || !(c = api_db(r)))
+    if (!api_id_param(r, "key", id) || !(c = api_db(r)))
         return;
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = id;
     api_reply_sql_json(r, c, 200, "key",
                        STORE_SUBTREE_CTE
                        "SELECT " STORE_KEY_JSON
                        " FROM api_keys k LEFT JOIN teams t ON t.id = k.team_id"
-                       " WHERE k.org_id = $1 AND k.id = $3::bigint AND " VISIBLE("k.team_id"),
+                       " WHERE k.org_id = $1 AND k.id = $3::bigint AND " API_VISIBLE("k.team_id"),
                        3, p);
     db_release(r->app->db, &c);
 }
 
 void api_keys_revoke(struct http_req *r)
 {
-    struct scope_params sp;
+    struct api_scope_params sp;
     char id[24];
     const char *p[3];
     struct db_conn *c;
 
-    if (!key_id_param(r, id) || !(c = api_db(r)))
+    if (!api_id_param(r, "key", id) || !(c = api_db(r)))
         return;
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = id;
     api_reply_sql_json(r, c, 200, "key",
                        STORE_SUBTREE_CTE
                        ", k AS (UPDATE api_keys k SET revoked_at = coalesce(k.revoked_at, now())"
-                       " WHERE k.org_id = $1 AND k.id = $3::bigint AND " VISIBLE(
+                       " WHERE k.org_id = $1 AND k.id = $3::bigint AND " API_VISIBLE(
                            "k.team_id") " RETURNING k.*)"
                                         " SELECT " STORE_KEY_JSON
                                         " FROM k LEFT JOIN teams t ON t.id = k.team_id",

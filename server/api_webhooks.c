@@ -19,9 +19,6 @@
 
 #define URL_MAX 2048
 
-/* $1 org, $2 scope root (0 = all); condition: team id expression e is visible to the key. */
-#define VISIBLE(e) "($2::bigint = 0 OR " e " IN (SELECT id FROM sub))"
-
 /* SQL for one webhook as JSON, over `w` joined to `t` (its team); never the secrets. */
 #define WEBHOOK_JSON                                                                               \
     "json_build_object('id', w.id, 'url', w.url, 'kinds', w.kinds, 'team', t.slug, 'format', "     \
@@ -39,32 +36,6 @@
     "'delivered_at', d.delivered_at)"
 
 static const char *const kinds_all[] = {"threshold", "forecast", "denial", "unpriced", NULL};
-
-struct scope_params {
-    char org[24];
-    char root[24];
-};
-
-static void scope_params(struct http_req *r, struct scope_params *sp)
-{
-    snprintf(sp->org, sizeof(sp->org), "%" PRId64, r->key.org_id);
-    snprintf(sp->root, sizeof(sp->root), "%" PRId64, r->key.team_id);
-}
-
-/* A positive integer id from the path into out; replies 404 naming what otherwise. */
-static bool id_param(struct http_req *r, const char *what, char out[24])
-{
-    const char *s = route_param(&r->params, "id");
-    char *end;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-
-    if (!s || *end || v <= 0 || strlen(s) > 18) {
-        http_reply_error(r, 404, "not_found", "id", "no such %s", what);
-        return false;
-    }
-    snprintf(out, 24, "%lld", v);
-    return true;
-}
 
 /* Checks an endpoint URL: http(s), a host, at most URL_MAX bytes. Replies 422 otherwise. */
 static bool url_valid(struct http_req *r, const char *url)
@@ -156,17 +127,17 @@ static bool enabled_param(struct http_req *r, json_t *body, const char **out)
 static void reply_webhook(struct http_req *r, struct db_conn *c, int status, const char *id,
                           const char *secret)
 {
-    struct scope_params sp;
+    struct api_scope_params sp;
     const char *p[3];
     PGresult *res;
     json_t *v;
 
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = id;
     res = db_query(c,
                    STORE_SUBTREE_CTE
                    "SELECT " WEBHOOK_JSON " FROM webhooks w LEFT JOIN teams t ON t.id = w.team_id"
-                   " WHERE w.org_id = $1 AND w.id = $3::bigint AND " VISIBLE("w.team_id"),
+                   " WHERE w.org_id = $1 AND w.id = $3::bigint AND " API_VISIBLE("w.team_id"),
                    3, p);
     if (!res) {
         http_reply_db_error(r, c);
@@ -186,11 +157,11 @@ static void reply_webhook(struct http_req *r, struct db_conn *c, int status, con
 
 void api_webhooks_list(struct http_req *r)
 {
-    struct scope_params sp;
+    struct api_scope_params sp;
     const char *p[2];
     struct db_conn *c;
 
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root;
     if (!(c = api_db(r)))
         return;
@@ -198,7 +169,7 @@ void api_webhooks_list(struct http_req *r)
                        STORE_SUBTREE_CTE
                        "SELECT json_build_object('webhooks', coalesce(json_agg(" WEBHOOK_JSON
                        " ORDER BY w.id), '[]')) FROM webhooks w LEFT JOIN teams t"
-                       " ON t.id = w.team_id WHERE w.org_id = $1 AND " VISIBLE("w.team_id"),
+                       " ON t.id = w.team_id WHERE w.org_id = $1 AND " API_VISIBLE("w.team_id"),
                        2, p);
     db_release(r->app->db, &c);
 }
@@ -208,7 +179,7 @@ void api_webhooks_get(struct http_req *r)
     char id[24];
     struct db_conn *c;
 
-    if (!id_param(r, "webhook", id) || !(c = api_db(r)))
+    if (!api_id_param(r, "webhook", id) || !(c = api_db(r)))
         return;
     reply_webhook(r, c, 200, id, NULL);
     db_release(r->app->db, &c);
@@ -281,13 +252,13 @@ void api_webhooks_update(struct http_req *r)
     char id[24], kinds[80], tid[24];
     bool kinds_given, team_clear;
     struct store_team t = {0};
-    struct scope_params sp;
+    struct api_scope_params sp;
     const char *p[9];
     struct db_conn *c = NULL;
     json_t *body = NULL;
     PGresult *res;
 
-    if (!id_param(r, "webhook", id) || !(body = http_body_object(r)))
+    if (!api_id_param(r, "webhook", id) || !(body = http_body_object(r)))
         return;
     if (!api_only_fields(r, body, fields) || !api_opt_string(r, body, "url", URL_MAX, &url) ||
         !api_opt_string(r, body, "team", 63, &team) || !format_param(r, body, &format) ||
@@ -306,21 +277,22 @@ void api_webhooks_update(struct http_req *r)
         goto out;
     if (team && !api_resolve_team(r, c, "team", team, &t))
         goto out;
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     snprintf(tid, sizeof(tid), "%" PRId64, t.id);
     p[0] = sp.org, p[1] = sp.root, p[2] = id, p[3] = url, p[4] = kinds_given ? kinds : NULL;
     p[5] = team ? tid : NULL, p[6] = team_clear ? "t" : "f", p[7] = format, p[8] = enabled;
-    res = db_query(
-        c,
-        STORE_SUBTREE_CTE
-        "UPDATE webhooks w SET url = coalesce($4, w.url),"
-        " kinds = coalesce($5::text[], w.kinds),"
-        " team_id = CASE WHEN $7::bool THEN NULL ELSE coalesce($6::bigint, w.team_id) END,"
-        " format = coalesce($8, w.format), enabled = coalesce($9::bool, w.enabled),"
-        " disabled_reason = CASE WHEN $9::bool THEN NULL ELSE w.disabled_reason END,"
-        " updated_at = now()"
-        " WHERE w.org_id = $1 AND w.id = $3::bigint AND " VISIBLE("w.team_id") " RETURNING w.id",
-        9, p);
+    res =
+        db_query(c,
+                 STORE_SUBTREE_CTE
+                 "UPDATE webhooks w SET url = coalesce($4, w.url),"
+                 " kinds = coalesce($5::text[], w.kinds),"
+                 " team_id = CASE WHEN $7::bool THEN NULL ELSE coalesce($6::bigint, w.team_id) END,"
+                 " format = coalesce($8, w.format), enabled = coalesce($9::bool, w.enabled),"
+                 " disabled_reason = CASE WHEN $9::bool THEN NULL ELSE w.disabled_reason END,"
+                 " updated_at = now()"
+                 " WHERE w.org_id = $1 AND w.id = $3::bigint AND " API_VISIBLE(
+                     "w.team_id") " RETURNING w.id",
+                 9, p);
     if (!res) {
         http_reply_db_error(r, c);
         goto out;
@@ -339,34 +311,35 @@ out:
 
 void api_webhooks_delete(struct http_req *r)
 {
-    struct scope_params sp;
+    struct api_scope_params sp;
     char id[24];
     const char *p[3];
     struct db_conn *c;
 
-    if (!id_param(r, "webhook", id) || !(c = api_db(r)))
+    if (!api_id_param(r, "webhook", id) || !(c = api_db(r)))
         return;
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = id;
-    api_reply_sql_json(r, c, 200, "webhook",
-                       STORE_SUBTREE_CTE
-                       ", w AS (DELETE FROM webhooks w WHERE w.org_id = $1 AND w.id = $3::bigint"
-                       " AND " VISIBLE("w.team_id") " RETURNING w.*)"
-                                                    " SELECT " WEBHOOK_JSON
-                                                    " FROM w LEFT JOIN teams t ON t.id = w.team_id",
-                       3, p);
+    api_reply_sql_json(
+        r, c, 200, "webhook",
+        STORE_SUBTREE_CTE
+        ", w AS (DELETE FROM webhooks w WHERE w.org_id = $1 AND w.id = $3::bigint"
+        " AND " API_VISIBLE("w.team_id") " RETURNING w.*)"
+                                         " SELECT " WEBHOOK_JSON
+                                         " FROM w LEFT JOIN teams t ON t.id = w.team_id",
+        3, p);
     db_release(r->app->db, &c);
 }
 
 void api_webhooks_rotate(struct http_req *r)
 {
-    struct scope_params sp;
+    struct api_scope_params sp;
     char id[24], secret[DELIVERY_SECRET_LEN + 1];
     const char *p[4];
     struct db_conn *c;
     PGresult *res;
 
-    if (!id_param(r, "webhook", id))
+    if (!api_id_param(r, "webhook", id))
         return;
     if (!delivery_secret_new(secret)) {
         http_reply_error(r, 500, "internal", NULL, "no randomness for the secret");
@@ -374,17 +347,17 @@ void api_webhooks_rotate(struct http_req *r)
     }
     if (!(c = api_db(r)))
         return;
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = id, p[3] = secret;
     /* The old secret keeps signing for 24 hours, beside the new one. */
-    res = db_query(
-        c,
-        STORE_SUBTREE_CTE
-        "UPDATE webhooks w SET previous_secret = w.secret,"
-        " previous_expires_at = now() + interval '24 hours', secret = $4,"
-        " updated_at = now()"
-        " WHERE w.org_id = $1 AND w.id = $3::bigint AND " VISIBLE("w.team_id") " RETURNING w.id",
-        4, p);
+    res = db_query(c,
+                   STORE_SUBTREE_CTE
+                   "UPDATE webhooks w SET previous_secret = w.secret,"
+                   " previous_expires_at = now() + interval '24 hours', secret = $4,"
+                   " updated_at = now()"
+                   " WHERE w.org_id = $1 AND w.id = $3::bigint AND " API_VISIBLE(
+                       "w.team_id") " RETURNING w.id",
+                   4, p);
     if (!res)
         http_reply_db_error(r, c);
     else if (PQntuples(res) < 1)
@@ -408,16 +381,16 @@ static void reply_delivery(struct http_req *r, struct db_conn *c, int status, co
 /* Reads the webhook's enabled flag as the key sees it: 1 on, 0 off, -1 replied (404 or error). */
 static int webhook_enabled(struct http_req *r, struct db_conn *c, const char *id)
 {
-    struct scope_params sp;
+    struct api_scope_params sp;
     const char *p[3];
     PGresult *res;
     int on;
 
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = id;
     res = db_query(c,
                    STORE_SUBTREE_CTE "SELECT w.enabled FROM webhooks w WHERE w.org_id = $1"
-                                     " AND w.id = $3::bigint AND " VISIBLE("w.team_id"),
+                                     " AND w.id = $3::bigint AND " API_VISIBLE("w.team_id"),
                    3, p);
     if (!res) {
         http_reply_db_error(r, c);
@@ -441,7 +414,7 @@ void api_webhooks_test(struct http_req *r)
     PGresult *res;
     int on;
 
-    if (!id_param(r, "webhook", id) || !(c = api_db(r)))
+    if (!api_id_param(r, "webhook", id) || !(c = api_db(r)))
         return;
     if ((on = webhook_enabled(r, c, id)) < 0)
         goto out;
@@ -487,12 +460,12 @@ void api_webhooks_deliveries(struct http_req *r)
 {
     static const char *const statuses[] = {"pending", "delivered", "dead", "disabled", NULL};
     const char *status = http_query(r, "status");
-    struct scope_params sp;
+    struct api_scope_params sp;
     char id[24];
     const char *p[4];
     struct db_conn *c;
 
-    if (!id_param(r, "webhook", id))
+    if (!api_id_param(r, "webhook", id))
         return;
     if (status) {
         int k = 0;
@@ -506,7 +479,7 @@ void api_webhooks_deliveries(struct http_req *r)
     }
     if (!(c = api_db(r)))
         return;
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = id, p[3] = status;
     api_reply_sql_json(
         r, c, 200, "webhook",
@@ -515,28 +488,28 @@ void api_webhooks_deliveries(struct http_req *r)
         " FROM (SELECT d.id, " DELIVERY_JSON " j FROM webhook_deliveries d JOIN alerts a"
         " ON a.id = d.alert_id WHERE d.webhook_id = w.id AND ($4::text IS NULL OR d.status = $4)"
         " ORDER BY d.id DESC LIMIT 100) x), '[]'))"
-        " FROM webhooks w WHERE w.org_id = $1 AND w.id = $3::bigint AND " VISIBLE("w.team_id"),
+        " FROM webhooks w WHERE w.org_id = $1 AND w.id = $3::bigint AND " API_VISIBLE("w.team_id"),
         4, p);
     db_release(r->app->db, &c);
 }
 
 void api_deliveries_redeliver(struct http_req *r)
 {
-    struct scope_params sp;
+    struct api_scope_params sp;
     char id[24];
     const char *p[3];
     struct db_conn *c;
     PGresult *res;
 
-    if (!id_param(r, "delivery", id) || !(c = api_db(r)))
+    if (!api_id_param(r, "delivery", id) || !(c = api_db(r)))
         return;
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = id;
     res = db_query(c,
                    STORE_SUBTREE_CTE
                    "SELECT d.status, w.enabled FROM webhook_deliveries d JOIN webhooks w"
                    " ON w.id = d.webhook_id WHERE w.org_id = $1 AND d.id = $3::bigint"
-                   " AND " VISIBLE("w.team_id"),
+                   " AND " API_VISIBLE("w.team_id"),
                    3, p);
     if (!res) {
         http_reply_db_error(r, c);
@@ -578,7 +551,7 @@ void api_alerts_list(struct http_req *r)
     const char *kind = http_query(r, "kind"), *team = http_query(r, "team");
     const char *from = http_query(r, "from"), *to = http_query(r, "to");
     const char *lim_s = http_query(r, "limit");
-    struct scope_params sp;
+    struct api_scope_params sp;
     char lim[16] = "100";
     const char *p[7];
     struct db_conn *c;
@@ -625,7 +598,7 @@ void api_alerts_list(struct http_req *r)
         }
         PQclear(res);
     }
-    scope_params(r, &sp);
+    api_scope_params(r, &sp);
     p[0] = sp.org, p[1] = sp.root, p[2] = kind, p[3] = team, p[4] = from, p[5] = to, p[6] = lim;
     api_reply_sql_json(
         r, c, 200, "alerts",
@@ -642,7 +615,7 @@ void api_alerts_list(struct http_req *r)
         " 'delivered_at', d.delivered_at) ORDER BY d.id) FROM webhook_deliveries d"
         " WHERE d.alert_id = a.id), '[]')) j"
         " FROM alerts a LEFT JOIN teams t ON t.id = a.team_id"
-        " WHERE a.org_id = $1 AND " VISIBLE(
+        " WHERE a.org_id = $1 AND " API_VISIBLE(
             "a.team_id") " AND ($3::text IS NULL OR a.kind = $3)"
                          " AND ($4::text IS NULL OR a.team_id IN (SELECT id FROM tsub))"
                          " AND ($5::timestamptz IS NULL OR a.created_at >= $5::timestamptz)"
