@@ -52,16 +52,17 @@ async function waitFor(what, probe) {
 
 async function main() {
   await createTeam('search');
-  let r = await api('POST', '/v1/admin/budgets', ADMIN_KEY, {
-    name: 'search', scope: { team: 'search' }, amount_usd: '1', period: 'month',
-    thresholds: [{ at: 50, action: 'downgrade' }, { at: 100, action: 'deny' }],
-  });
-  if (r.status !== 201) throw new Error(`budget: ${r.status} ${r.text}`);
-  r = await api('POST', '/v1/admin/policies', ADMIN_KEY, {
+  // The policy first: the reload that brings the budget in then has it too.
+  let r = await api('POST', '/v1/admin/policies', ADMIN_KEY, {
     name: 'ladder', scope: { org: 'default' }, tiers: ['premium', 'economy'],
     ladders: { openai: ['gpt-4o', 'gpt-4o-mini'] },
   });
   if (r.status !== 201) throw new Error(`policy: ${r.status} ${r.text}`);
+  r = await api('POST', '/v1/admin/budgets', ADMIN_KEY, {
+    name: 'search', scope: { team: 'search' }, amount_usd: '1', period: 'month',
+    thresholds: [{ at: 50, action: 'downgrade' }, { at: 100, action: 'deny' }],
+  });
+  if (r.status !== 201) throw new Error(`budget: ${r.status} ${r.text}`);
   await waitFor('the budget to load', async () =>
     (await api('GET', '/v1/admin/budgets/search', ADMIN_KEY)).json?.status?.loaded === true);
 
