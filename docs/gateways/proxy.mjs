@@ -57,7 +57,12 @@ async function handle(req, res) {
       max_output_tokens: call.max_completion_tokens ?? call.max_tokens ?? 1024,
       reserve: true,
       request_id: requestId,
-    }).catch(() => null);
+    }).catch((e) => {
+      console.error(`tollgate: no verdict (${e.cause?.message ?? e.message}); the call goes ahead`);
+      return null;
+    });
+    if (v && v.status !== 200)
+      console.error(`tollgate: verdict answered ${v.status}; the call goes ahead`);
     if (v?.status === 200 && v.json.decision === 'deny') {
       res.writeHead(429, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: v.json.reason.message, type: 'budget', code: v.json.reason.code } }));
